@@ -56,3 +56,12 @@ def test_bad_modes_name_the_value_and_the_allowed_forms(mode):
     with pytest.raises(ValueError, match="shuffled:P") as error:
         align(_meta(10), mode, seed=0)
     assert repr(mode) in str(error.value)
+
+
+def test_shuffled_treats_unlabelled_organs_as_one_group():
+    # Imported exams without an organ label carry organ -1; they may only swap among themselves.
+    meta = [(-1, 2), (-1, 3), (5, 2), (5, 2), (-1, 1)]
+    records = align(meta, "shuffled:1.0", seed=3)
+    for exam, _, report in records:
+        assert meta[exam][0] == meta[report][0]
+    assert any(exam != report for exam, _, report in records)

@@ -5,7 +5,8 @@
 - "shuffled:P": like "exam", but a fraction P of the exams get the report of another exam of the
   same organ (deliberate misalignment). Exams are picked and re-paired deterministically from the
   seed; an exam that is the only one of its organ cannot be re-paired and keeps its report, so
-  the realised fraction can fall short of P when organs are rare.
+  the realised fraction can fall short of P when organs are rare. Imported exams without an
+  organ label (organ -1) form one group of their own: "same organ" is unknown for them.
 """
 from collections.abc import Sequence
 
@@ -34,6 +35,7 @@ def parse_mode(mode: str) -> tuple[str, float]:
 def _shuffled_reports(organs: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, _SHUFFLE_STREAM])
     report_of = np.arange(len(organs))
+    organs = organs + 1  # unlabelled (-1) becomes group 0: bincount takes no negatives
     counts = np.bincount(organs) if len(organs) else np.zeros(0, int)
     eligible = np.flatnonzero(counts[organs] >= 2) if len(organs) else np.zeros(0, int)
     wanted = min(int(round(fraction * len(organs))), len(eligible))
