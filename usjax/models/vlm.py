@@ -1,0 +1,85 @@
+"""The vision-language model: vision tower -> 2x2 merger -> decoder LM over [image tokens][text].
+
+    model = VisionLanguageModel(mcfg, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+    logits_BTV = model(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT)
+
+`logits_BTV[:, t]` predicts `tokens[:, t]`: it is read from the position before token t (the last
+image token for t = 0), so the loss needs no shift. Only text positions are unembedded.
+LoRA adapters are attached at construction when `mcfg.lora.rank > 0` (`usjax.models.lora`).
+`model.eval()` / `model.train()` switch adapter dropout off / on.
+"""
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from usjax.models import lora, rotary, sequence
+from usjax.models.decoder import Decoder
+from usjax.models.presets import ModelConfig
+from usjax.models.vision import Merger, VisionEncoder
+
+
+def check_inputs(images, image_mask, tokens, text_mask, patch_window: int):
+    """One-line errors for batches that do not match the model contract (COMMON.md "Batches")."""
+    if images.ndim != 5 or images.shape[-1] != 3 or images.dtype != jnp.uint8:
+        raise ValueError(f"batch['images'] must be uint8 [B, V, H, W, 3], got {images.dtype} {images.shape}")
+    B, V, H, W, _ = images.shape
+    if H != W or H % patch_window:
+        raise ValueError(f"batch['images'] views must be square with a side that is a multiple of "
+                         f"{patch_window} (patch x merge), got {H}x{W}; change data.image_size")
+    if image_mask.shape != (B, V) or tokens.shape != text_mask.shape or tokens.shape[0] != B:
+        raise ValueError(f"batch shapes disagree: image_mask {image_mask.shape} (want {(B, V)}), "
+                         f"tokens {tokens.shape}, text_mask {text_mask.shape}")
+
+
+class VisionLanguageModel(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        self.cfg = cfg
+        dtype = jnp.dtype(cfg.dtype)
+        self.vision = VisionEncoder(cfg, dtype, rngs)
+        self.merger = Merger(cfg, dtype, rngs)
+        self.decoder = Decoder(cfg, dtype, rngs)
+        self.deterministic = False
+        self.dropout_rngs = nnx.data(nnx.Rngs(dropout=rngs.dropout()) if cfg.lora.dropout > 0 else None)
+        if cfg.lora.rank > 0:
+            lora.apply(self, cfg.lora, rngs)
+
+    def _dropout_keys(self):
+        """Per-layer keys for adapter dropout, or None when there is nothing to drop."""
+        if self.dropout_rngs is None or self.deterministic:
+            return None, None, None
+        key = self.dropout_rngs.dropout()
+        k_vis, k_merge, k_lm = jax.random.split(key, 3)
+        return (jax.random.split(k_vis, self.cfg.vision.depth), k_merge,
+                jax.random.split(k_lm, self.cfg.layers))
+
+    def image_tokens(self, images_BVHWC, key_vision=None, key_merger=None):
+        """uint8 [B, V, H, W, 3] -> [B, V * tokens_per_view, hidden]."""
+        B, V = images_BVHWC.shape[:2]
+        feats = self.vision(images_BVHWC.reshape((B * V,) + images_BVHWC.shape[2:]), key_vision)
+        tokens = self.merger(feats, key_merger)
+        return tokens.reshape(B, V * tokens.shape[1], tokens.shape[2])
+
+    def prefix(self, images, image_mask, tokens, text_mask, keys=(None, None)):
+        """Embedded sequence [B, N, hidden], its rotary angles, key validity [B, N], image length."""
+        v = self.cfg.vision
+        check_inputs(images, image_mask, tokens, text_mask, v.patch * v.merge)
+        B, V, H = images.shape[:3]
+        side = H // (v.patch * v.merge)
+        # zeroing masked views' tokens keeps even the query at the last image slot (which gives the
+        # logits of text position 0) independent of a masked view's pixels
+        img = self.image_tokens(images, *keys) * jnp.repeat(image_mask, side * side, axis=1)[..., None]
+        x = jnp.concatenate([img.astype(self.decoder.dtype), self.decoder.embed(tokens)], axis=1)
+        positions = sequence.sequence_positions(B, V, side, tokens.shape[1])
+        angles = rotary.mrope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta, self.cfg.mrope_section)
+        valid = sequence.key_valid(image_mask, text_mask, side * side)
+        return x, angles, valid, img.shape[1]
+
+    def __call__(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT):
+        k_vis, k_merge, k_lm = self._dropout_keys()
+        x, angles, valid, num_image = self.prefix(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT,
+                                                  (k_vis, k_merge))
+        mask = sequence.attention_mask(jnp.arange(x.shape[1]), valid, num_image,
+                                       self.cfg.image_attention == "bidirectional")
+        h, _ = self.decoder.run(x, angles, mask, k_lm)
+        T = tokens_BT.shape[1]
+        return self.decoder.logits(h[:, num_image - 1:num_image - 1 + T])
