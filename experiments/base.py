@@ -15,20 +15,90 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.name = "us_exams/1k"  # TFDS name/config; built on first use if missing
     c.data.data_dir = "~/tensorflow_datasets"
+    c.data.batch_size = 32  # global batch (all processes); a multiple of the process count
+    c.data.num_train_exams = ml_collections.config_dict.placeholder(int)  # D; None = whole split
+    c.data.subset_seed = 0  # the fixed permutation nested subsets are prefixes of
+    c.data.num_epochs = ml_collections.config_dict.placeholder(int)  # None = endless stream
+    c.data.alignment = "exam"  # "exam" | "image" | "shuffled:P" (usjax.data.alignment)
+    c.data.tasks = ml_collections.ConfigDict(dict(report=0.6, vqa=0.2, classify=0.2))  # weights
+    c.data.vocab_size = 2000  # SentencePiece pieces (fewer if the corpus is too small)
+    c.data.tokenizer_train_exams = 4000  # first N train exams' text train the tokenizer
+    c.data.text_len = 192  # [prompt][target][end][pad] tokens per row; 1k reports: <= 182
+    c.data.image_size = 112  # model input side; a multiple of 28
+    c.data.max_images = 4  # views per exam; more are sampled (order kept), fewer masked
+    c.data.augment = False  # random crop + gain/contrast jitter, seeded per element
+    c.data.skip_bad_records = False  # True: empty the row of an undecodable record and count it
+    c.data.workers = 0  # Grain worker processes (mp_prefetch); 0 = in the training process
+    c.data.worker_buffer = 2  # batches each worker prepares ahead
+    c.data.read_threads = 2  # threads computing batches in each reading process
 
     # --- model (usjax.models) ---
     c.model = ml_collections.ConfigDict()
-    c.model.preset = "s4"
+    c.model.preset = "s4"  # usjax/models/presets.py: s0..s10, peer, peer_large, qwen2vl_2b, qwen2vl_7b
+    # Overrides of the preset's shape (None keeps the preset's value). vocab_size must equal the
+    # tokenizer's vocabulary.
+    for key, kind in (("vocab_size", int), ("hidden", int), ("layers", int), ("heads", int),
+                      ("kv_heads", int), ("intermediate", int), ("tie_embeddings", bool),
+                      ("vision_depth", int), ("vision_width", int), ("vision_heads", int)):
+        c.model[key] = ml_collections.config_dict.placeholder(kind)
+    c.model.image_attention = "causal"  # or "bidirectional" inside the image prefix
+    c.model.dtype = "float32"  # compute dtype ("bfloat16" on TPU); parameters stay float32
+    c.model.remat = "none"  # "none" | "full" | a jax.checkpoint_policies name, e.g. "dots_saveable"
+    c.model.scan_layers = True  # scan the layer stacks (compile time independent of depth)
+    c.model.image_size = 112  # image side assumed by FLOP accounting; the model accepts any multiple of 28
+    c.model.lora = ml_collections.ConfigDict()
+    c.model.lora.rank = 0  # > 0: LoRA adapters, base weights frozen (only adapters are trained)
+    c.model.lora.alpha = 32.0  # adapter output scaled by alpha / rank
+    c.model.lora.dropout = 0.0
+    c.model.lora.targets = r"decoder/layers/(self_attn|mlp)/(q|k|v|o|gate|up|down)_proj"  # regex on paths
 
     # --- device mesh and sharding rules (usjax.models.sharding) ---
     c.mesh = ml_collections.ConfigDict()
+    c.mesh.data = -1  # -1: all devices not used by the other axes
+    c.mesh.fsdp = 1
+    c.mesh.tensor = 1
+    # logical axis name -> mesh axes (None = replicated); names not listed are replicated
+    c.mesh.rules = (
+        ("batch", ("data", "fsdp")),
+        ("embed", "fsdp"), ("vit_embed", "fsdp"), ("merger_in", "fsdp"),
+        ("q_heads", "tensor"), ("kv_heads", "tensor"), ("mlp", "tensor"), ("vocab", "tensor"),
+        ("vit_qkv", "tensor"), ("vit_heads", "tensor"), ("vit_mlp", "tensor"), ("merger_hidden", "tensor"),
+        ("act_heads", "tensor"), ("act_mlp", "tensor"), ("act_vocab", "tensor"),
+        ("layers", None), ("length", None), ("act_embed", None), ("norm", None), ("patch", None),
+    )
 
     # --- optimisation and the loop (usjax.train) ---
     c.train = ml_collections.ConfigDict()
+    c.train.mode = "scratch"  # scratch | finetune (all params) | lora (adapters only)
+    c.train.init_from = ""  # finetune/lora: workdir of an earlier run whose params start this one
+    c.train.steps = 150  # x data.batch_size 32 = about 6 passes over the 1k corpus' 766 train exams
+    c.train.micro_batches = 1  # gradient accumulation: data.batch_size (global) split in this many
+    c.train.learning_rate = 3e-3  # peak, after linear warmup; cosine decay to the end
+    c.train.warmup_fraction = 0.05
+    c.train.end_lr_fraction = 0.1  # final learning rate = this x peak
+    c.train.weight_decay = 0.01
+    c.train.b1 = 0.9
+    c.train.b2 = 0.98
+    c.train.grad_clip_norm = 1.0
+    c.train.on_nonfinite = "stop"  # stop | skip (skip the update and count it)
+    c.train.log_every_steps = 25
+    c.train.log_mfu = True  # MFU against a matmul rate measured at the first log (CPU), or the TPU table
+    c.train.profile_steps = 0  # > 0: a profiler trace of this many steps, written to workdir/profile
+    c.train.profile_first_step = 10
 
     # --- evaluation (usjax.train.evaluate) ---
     c.eval = ml_collections.ConfigDict()
+    c.eval.every_steps = 50  # validation loss at these intervals and at the end
+    c.eval.loss_batches = 4  # validation batches (data.batch_size exams each) per validation loss
+    c.eval.generate_exams = 64  # at the end: first N validation exams get a generated report and
+    #                             greedy answers to their VQA questions, scored against references
+    #                             (and so does the organ baseline); 0 = loss only
+    c.eval.max_new_tokens = 200  # longest generated report (tokens)
+    c.eval.max_answer_tokens = 12  # longest generated VQA answer (tokens)
 
     # --- checkpoints (usjax.train.checkpoints) ---
     c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.every_steps = 50  # and always at the end and on preemption
+    c.checkpoint.max_to_keep = 3
+    c.checkpoint.async_save = True
     return c

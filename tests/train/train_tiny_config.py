@@ -1,0 +1,28 @@
+"""A tiny run for the train tests: experiments/base.py with the smallest model and few steps.
+
+The corpus comes from the `tiny_corpus` fixture: tests pass --config.data.name/data_dir.
+"""
+from experiments import base
+
+
+def get_config(arg: str | None = None):
+    c = base.get_config(arg)
+    c.model.preset = "s0"
+    c.model.vocab_size = 512
+    c.data.vocab_size = 512
+    c.data.batch_size = 8
+    c.data.text_len = 96
+    c.data.image_size = 28
+    c.data.max_images = 2
+    c.train.steps = 6
+    c.train.learning_rate = 1e-2
+    c.train.log_every_steps = 2
+    c.train.log_mfu = False
+    c.eval.every_steps = 4
+    c.eval.loss_batches = 1
+    c.eval.generate_exams = 4
+    c.eval.max_new_tokens = 8
+    c.eval.max_answer_tokens = 3
+    c.checkpoint.every_steps = 2
+    c.mesh.data = -1
+    return c

@@ -1,0 +1,43 @@
+"""The optimizer of a run: AdamW with linear warmup then cosine decay, global-norm clipping.
+
+With `train.on_nonfinite = "skip"` the whole update is wrapped in `optax.apply_if_finite`: a step
+whose gradients are not finite leaves parameters and moments unchanged and is counted
+(`skipped_steps` in the metrics). Weight decay applies to matrices only, not to biases, norm
+scales or other vectors, as usual for transformers.
+"""
+import jax
+import ml_collections
+import optax
+
+# Effectively "never give up": a run that only produces non-finite steps is stopped by the loop
+# (it names the step), not by optax quietly applying a NaN update.
+_MAX_CONSECUTIVE_SKIPS = 1 << 30
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
+    train = config.train
+    warmup_steps = max(1, round(train.warmup_fraction * train.steps))
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=train.learning_rate, warmup_steps=warmup_steps,
+        decay_steps=max(train.steps, warmup_steps + 1),
+        end_value=train.learning_rate * train.end_lr_fraction)
+
+
+def _is_matrix(params):
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
+def create(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    train = config.train
+    tx = optax.chain(
+        optax.clip_by_global_norm(train.grad_clip_norm),
+        optax.adamw(learning_rate_schedule(config), b1=train.b1, b2=train.b2,
+                    weight_decay=train.weight_decay, mask=_is_matrix))
+    if train.on_nonfinite == "skip":
+        tx = optax.apply_if_finite(tx, max_consecutive_errors=_MAX_CONSECUTIVE_SKIPS)
+    return tx
+
+
+def skipped_steps(opt_state) -> jax.Array | int:
+    """Steps skipped so far for non-finite gradients (0 when skipping is off)."""
+    return getattr(opt_state, "total_notfinite", 0)
