@@ -1,0 +1,283 @@
+"""Scaling-law report for a sweep: fit.json, report.md and plots.
+
+  python -m analysis.report --sweep_dir=DIR --out=OUT      (every results.json under DIR)
+  python -m analysis.report --csv=FILE --out=OUT           (columns N, D, loss; optional arm, C)
+
+Python API (the sweep launcher calls it when a sweep ends):
+  analysis.report.write_report(table_or_sweep_dir, out_dir, num_resamples=1000, holdout=3,
+                               baseline_arm="baseline")
+Exits non-zero with one clear line when the runs cannot support a fit.
+"""
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+from etils import epath
+
+from analysis import (ablation, bootstrap, checks, extrapolation, frontier, joint_law, load,
+                      metric_law, one_axis, plots)
+from analysis.load import AnalysisInputError
+
+DEFAULT_HOLDOUT = 3
+SWEEP_UNITS = {"N": "non-embedding parameters", "D": "training exams"}
+CSV_UNITS = {"N": "parameters", "D": "training data (the CSV's D units)"}
+
+
+def _json_ready(value):
+  """Plain JSON: numpy scalars to Python, NaN to null, infinities to the strings "inf"/"-inf"."""
+  if isinstance(value, dict):
+    return {str(key): _json_ready(inner) for key, inner in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_json_ready(inner) for inner in value]
+  if isinstance(value, (np.floating, float)):
+    value = float(value)
+    return value if math.isfinite(value) else (None if math.isnan(value) else
+                                               ("inf" if value > 0 else "-inf"))
+  if isinstance(value, np.integer):
+    return int(value)
+  return value
+
+
+def _write_text(path: epath.Path, text: str) -> None:
+  temporary = path.parent / (path.name + ".tmp")
+  temporary.write_text(text)
+  temporary.replace(path)  # atomic, and overwrites an earlier report
+
+
+def _baseline_runs(table: pd.DataFrame, baseline_arm: str) -> tuple[pd.DataFrame, str]:
+  arms = sorted(table["arm"].unique())
+  if baseline_arm in arms:
+    return table[table["arm"] == baseline_arm], baseline_arm
+  if len(arms) == 1:
+    return table, arms[0]
+  raise AnalysisInputError(f"baseline arm {baseline_arm!r} not among the arms {arms}; "
+                           "pass --baseline_arm=<one of them>")
+
+
+def _parameter_summaries(fit: joint_law.JointFit, level: float) -> dict:
+  point, samples = fit.params, fit.sample_params()
+  point_a, point_b = frontier.exponents(point)
+  sample_a, sample_b = frontier.exponents(samples) if len(fit.samples) else (np.empty(0),) * 2
+  summaries = {name: bootstrap.summary(point[name], samples[name], level)
+               for name in joint_law.NAMES}
+  summaries["a"] = bootstrap.summary(point_a, sample_a, level)
+  summaries["b"] = bootstrap.summary(point_b, sample_b, level)
+  summaries["G"] = bootstrap.summary(frontier.balance(point),
+                                     frontier.balance(samples) if len(fit.samples) else [], level)
+  return summaries
+
+
+def _frontier_table(fit, compute_budgets, k, level, tokens_per_d=None) -> list[dict]:
+  """N_opt, D_opt, D per parameter (and tokens per parameter when D counts exams) per budget."""
+  point, samples = fit.params, fit.sample_params()
+  rows = []
+  for budget in compute_budgets:
+    n_opt, d_opt = frontier.optimal_n(point, budget, k), frontier.optimal_d(point, budget, k)
+    sample_n = frontier.optimal_n(samples, budget, k) if len(fit.samples) else []
+    sample_d = frontier.optimal_d(samples, budget, k) if len(fit.samples) else []
+    sample_loss = [joint_law.predict(vector, [n], [d])[0]
+                   for vector, n, d in zip(fit.samples, sample_n, sample_d)]
+    rows.append({
+        "C": float(budget),
+        "N_opt": bootstrap.summary(n_opt, sample_n, level),
+        "D_opt": bootstrap.summary(d_opt, sample_d, level),
+        "d_per_parameter": bootstrap.summary(d_opt / n_opt, np.asarray(sample_d) /
+                                             np.asarray(sample_n) if len(sample_n) else [], level),
+        "loss_at_optimum": bootstrap.summary(fit.predict([n_opt], [d_opt])[0], sample_loss, level),
+    })
+    if tokens_per_d is not None:
+      rows[-1]["tokens_per_parameter"] = {
+          key: value * tokens_per_d for key, value in rows[-1]["d_per_parameter"].items()}
+  return rows
+
+
+def _tokens_per_d(runs: pd.DataFrame):
+  """Median tokens per training exam, when the runs record tokens (sweeps do, CSVs need not)."""
+  if "tokens" not in runs.columns:
+    return None
+  ratio = (runs["tokens"] / runs["D"]).to_numpy(np.float64)
+  ratio = ratio[np.isfinite(ratio)]
+  return float(np.median(ratio)) if ratio.size else None
+
+
+def _metric_laws(table, out_dir) -> tuple[dict, list[str]]:
+  laws, images = {}, []
+  for index, column in enumerate(c for c in table.columns if c.startswith("metric/")):
+    values = pd.to_numeric(table[column], errors="coerce")
+    if values.notna().sum() == 0:
+      continue
+    law = metric_law.fit(table["C"], values)
+    laws[column.removeprefix("metric/")] = law
+    if "skipped" not in law:
+      images.append(plots.metric_curve(table.assign(**{column: values}), column, law, out_dir,
+                                       f"metric_{index:02d}"))
+  return laws, images
+
+
+def _fmt(stat: dict, spec: str = ".4g") -> str:
+  def one(x):
+    if x is None:  # NaN in fit.json: no bootstrap interval
+      return "n/a"
+    return format(x, spec) if isinstance(x, (int, float)) and math.isfinite(x) else str(x)
+  return f"{one(stat['value'])} [{one(stat['lo'])}, {one(stat['hi'])}]"
+
+
+def _markdown(result: dict, images: dict) -> str:
+  level = int(round(100 * result["interval_level"]))
+  lines = [f"# Scaling-law report: {result['source']}", "",
+           f"{result['runs']} runs; joint law fitted on the {result['baseline_runs']} runs of arm "
+           f"`{result['baseline_arm']}`. Intervals: {level}% bootstrap over runs "
+           f"({result['recipe']['bootstrap_resamples']} resamples).", "",
+           "## Joint law  L(N, D) = E + A / N^alpha + B / D^beta", "",
+           f"| parameter | value [{level}% interval] |", "|---|---|"]
+  for name in ("E", "A", "B", "alpha", "beta", "a", "b", "G"):
+    lines.append(f"| {name} | {_fmt(result[name])} |")
+  lines += ["", "a, b: exponents of N_opt ~ C^a and D_opt ~ C^b; G: N_opt = G (C/k)^a.", "",
+            "**Recipe.** " + "; ".join(f"{key}: {value}" for key, value in result["recipe"].items()),
+            "", f"## Compute-optimal frontier (C = k N D, k = {result['compute_per_n_d']:.4g})", "",
+            "| C (FLOPs) | N_opt | D_opt | D per parameter | tokens per parameter | "
+            "loss at optimum |", "|---|---|---|---|---|---|"]
+  for row in result["frontier"]:
+    tokens = _fmt(row["tokens_per_parameter"], ".3g") if "tokens_per_parameter" in row else "n/a"
+    lines.append(f"| {row['C']:.3g} | {_fmt(row['N_opt'], '.3g')} | {_fmt(row['D_opt'], '.3g')} "
+                 f"| {_fmt(row['d_per_parameter'], '.3g')} | {tokens} | "
+                 f"{_fmt(row['loss_at_optimum'])} |")
+  lines += ["", f"![frontier]({images['frontier']})", f"![iso-FLOP curves]({images['isoflop']})",
+            "", "## Fits and data", "", f"![loss vs D]({images['loss_vs_D']})",
+            f"![loss vs N]({images['loss_vs_N']})", f"![residuals]({images['residuals']})", "",
+            "## Extrapolation check", ""]
+  check = result["extrapolation"]
+  if "skipped" in check:
+    lines.append(f"Not run: {check['skipped']}")
+  else:
+    lines += [f"Refit without the {check['holdout']} largest-compute runs (crosses in the plots); "
+              f"their loss is predicted with mean |error| "
+              f"{check['mean_abs_relative_error_percent']:.2f}% "
+              f"(max {check['max_abs_relative_error_percent']:.2f}%).", "",
+              "| run | C | loss | predicted | error (%) |", "|---|---|---|---|---|"]
+    for run, c, loss, pred, err in zip(check["runs"], check["C"], check["loss"],
+                                       check["predicted_loss"], check["relative_error_percent"]):
+      lines.append(f"| {run} | {c:.3g} | {loss:.4g} | {pred:.4g} | {err:+.2f} |")
+  lines += ["", "## One-axis laws", ""]
+  for title, key, cols in (("L(D) = E + B / D^beta per model size", "loss_vs_D_per_N",
+                            ("N", "E", "B", "beta")),
+                           ("L(N) = E + A / N^alpha per data size", "loss_vs_N_per_D",
+                            ("D", "E", "A", "alpha"))):
+    laws = result["one_axis"][key]
+    fitted = [law for law in laws if "skipped" not in law]
+    lines += [f"**{title}**", "", "| " + " | ".join(cols + ("runs",)) + " |",
+              "|" + "---|" * (len(cols) + 1)]
+    for law in fitted:
+      lines.append("| " + " | ".join([f"{law[c]:.4g}" for c in cols] + [str(law["runs"])]) + " |")
+    if len(fitted) < len(laws):
+      lines.append(f"\n{len(laws) - len(fitted)} group(s) not fitted (fewer than 3 distinct sizes; "
+                   "listed in fit.json).")
+    lines.append("")
+  if result["ablations"]:
+    lines += ["## Data vs architecture", "",
+              f"Against the `{result['baseline_arm']}` law; multipliers are medians over an arm's "
+              "runs (how much more baseline data / model size reaches the arm's loss).", "",
+              ablation.markdown_table(result["ablations"]), "", f"![ablation]({images['ablation']})",
+              ""]
+  if result["metrics"]:
+    lines += ["## Eval metrics vs compute  m(C) = E + s A C^-alpha", "",
+              "| metric | direction | E (limit) | A | alpha | note |", "|---|---|---|---|---|---|"]
+    for name, law in result["metrics"].items():
+      if "skipped" in law:
+        lines.append(f"| {name} | | | | | {law['skipped']} |")
+      else:
+        lines.append(f"| {name} | {law['direction']} | {law['E']:.4g} | {law['A']:.4g} | "
+                     f"{law['alpha']:.4g} | |")
+    lines += [""] + [f"![{name}]({image})" for name, image in zip(result["metrics"],
+                                                                  images["metrics"])]
+  return "\n".join(lines) + "\n"
+
+
+def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.DEFAULT_RESAMPLES,
+                 holdout: int = DEFAULT_HOLDOUT, baseline_arm: str = load.DEFAULT_ARM,
+                 level: float = bootstrap.DEFAULT_LEVEL, seed: int = 0) -> dict:
+  """Fits, bootstraps, checks and plots; writes OUT/fit.json, OUT/report.md and the plots.
+
+  `table_or_sweep_dir`: a table from analysis.load, a sweep directory or a .csv path.
+  Raises AnalysisInputError (one clear line) when the runs cannot support a fit.
+  """
+  if isinstance(table_or_sweep_dir, pd.DataFrame):
+    table, source = table_or_sweep_dir, "table"
+  else:
+    table, source = load.load(table_or_sweep_dir), str(table_or_sweep_dir)
+  runs, baseline_arm = _baseline_runs(table, baseline_arm)
+  checks.require_fittable(runs, f"{source} (arm {baseline_arm!r})")
+  out_dir = epath.Path(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  units = SWEEP_UNITS if "tokens" in table.columns else CSV_UNITS
+
+  fit = joint_law.fit(runs["N"], runs["D"], runs["loss"], num_resamples=num_resamples, seed=seed)
+  k = frontier.compute_per_n_d(runs["N"], runs["D"], runs["C"])
+  c_max = float(runs["C"].max())
+  budgets = np.array([float(runs["C"].min()), c_max, 10 * c_max, 100 * c_max])
+  check = extrapolation.holdout_check(runs, holdout)
+  held_mask = runs["run"].astype(str).isin(check.get("runs", [])).to_numpy()
+  arms = ablation.compare_arms(table, fit, baseline_arm, level, seed)
+
+  images = {
+      "loss_vs_D": plots.loss_curves(runs, fit, held_mask, out_dir, along="D", units=units),
+      "loss_vs_N": plots.loss_curves(runs, fit, held_mask, out_dir, along="N", units=units),
+      "isoflop": plots.isoflop(runs, fit, k, out_dir, units=units),
+      "frontier": plots.frontier_plot(runs, fit, k, out_dir, units=units),
+      "residuals": plots.residuals(runs, fit, held_mask, out_dir),
+  }
+  if arms:
+    images["ablation"] = plots.ablation_chart(arms, baseline_arm, out_dir)
+  metrics, images["metrics"] = _metric_laws(runs, out_dir)
+
+  result = {
+      "source": source, "runs": int(len(table)), "baseline_arm": baseline_arm,
+      "baseline_runs": int(len(runs)), "interval_level": level,
+      **_parameter_summaries(fit, level),
+      "objective": fit.objective,
+      "bootstrap_failed_refits": int(np.sum(~np.isfinite(fit.sample_objectives))),
+      "recipe": fit.recipe, "compute_per_n_d": k,
+      "frontier": _frontier_table(fit, budgets, k, level, _tokens_per_d(runs)),
+      "extrapolation": check,
+      "one_axis": {"loss_vs_D_per_N": one_axis.fit_per_group(runs, "N", "D"),
+                   "loss_vs_N_per_D": one_axis.fit_per_group(runs, "D", "N")},
+      "ablations": arms, "metrics": metrics, "plots": images,
+  }
+  result = _json_ready(result)
+  _write_text(out_dir / "fit.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
+  _write_text(out_dir / "report.md", _markdown(result, images))
+  return result
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  source = parser.add_mutually_exclusive_group(required=True)
+  source.add_argument("--sweep_dir", help="directory holding the runs' results.json (or gs://)")
+  source.add_argument("--csv", help="CSV with columns N, D, loss (optional arm, C)")
+  parser.add_argument("--out", required=True, help="output directory")
+  parser.add_argument("--bootstrap", type=int, default=bootstrap.DEFAULT_RESAMPLES,
+                      help="bootstrap resamples (0: point fit only)")
+  parser.add_argument("--holdout", type=int, default=DEFAULT_HOLDOUT,
+                      help="largest-compute runs held out for the extrapolation check")
+  parser.add_argument("--baseline_arm", default=load.DEFAULT_ARM)
+  parser.add_argument("--level", type=float, default=bootstrap.DEFAULT_LEVEL,
+                      help="interval level, e.g. 0.95")
+  parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+  args = parser.parse_args(argv)
+  try:
+    result = write_report(args.sweep_dir or args.csv, args.out, num_resamples=args.bootstrap,
+                          holdout=args.holdout, baseline_arm=args.baseline_arm,
+                          level=args.level, seed=args.seed)
+  except AnalysisInputError as error:
+    print(f"analysis.report: error: {error}", file=sys.stderr)
+    return 2
+  print(f"analysis.report: wrote {args.out}/report.md and fit.json "
+        f"(alpha={_fmt(result['alpha'])}, beta={_fmt(result['beta'])})")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
