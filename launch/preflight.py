@@ -1,0 +1,167 @@
+"""AOT preflight: compile every run's real train step for a TPU topology on this CPU-only machine.
+
+libtpu describes the target slice (`jax.experimental.topologies.get_topology_desc`) without any TPU
+attached; the trainer's own step (`usjax.train.step.jit_train_step`) is lowered with abstract
+(shape-only) state and batch, sharded on the config's mesh over those devices, and compiled by the
+TPU compiler. Per run it reports the per-device memory XLA needs (argument + output + temp - alias,
+as MaxText does) against the chip's HBM, XLA's estimated step time, and the MFU that time implies
+with the analytic FLOPs of `usjax.models.flops`. A run that does not fit is refused with its numbers.
+With `pick_slice`, each run is compiled on the generation's slices from the smallest up, and the
+first that fits is named.
+"""
+import dataclasses
+import os
+import sys
+
+# libtpu is loaded for its compiler only: never look for TPU chips, and let several compile-only
+# processes coexist (libtpu otherwise holds a machine-wide lock file).
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+from flax import nnx  # noqa: E402
+from jax.experimental import topologies  # noqa: E402
+import numpy as np  # noqa: E402
+
+from launch import sweep as sweep_lib  # noqa: E402
+from launch import tpu_types  # noqa: E402
+from usjax.models import flops as flops_lib  # noqa: E402
+from usjax.models import presets, sharding, vlm  # noqa: E402
+from usjax.train import config_checks  # noqa: E402
+from usjax.train import optimizer as optimizer_lib  # noqa: E402
+from usjax.train import state as state_lib  # noqa: E402
+from usjax.train import step as step_lib  # noqa: E402
+
+GIB = 1024 ** 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    tpu: tpu_types.TpuType
+    bytes_per_device: float
+    step_seconds: float      # XLA's estimate ("optimal_seconds") for one optimizer step
+    flops_per_step: float    # analytic training FLOPs of one global batch
+    error: str = ""          # the run cannot be compiled for this slice (e.g. mesh does not divide)
+
+    @property
+    def fits(self) -> bool:
+        return not self.error and self.bytes_per_device <= self.tpu.generation.hbm_bytes_per_device
+
+    @property
+    def mfu(self) -> float:
+        peak = self.tpu.devices * self.tpu.generation.peak_flops_per_device
+        return self.flops_per_step / (self.step_seconds * peak) if self.step_seconds > 0 else 0.0
+
+    def line(self) -> str:
+        if "RESOURCE_EXHAUSTED" in self.error:  # the TPU compiler itself found it too big
+            return f"{self.tpu.name}: does not fit: {self.error}"
+        if self.error:
+            return f"{self.tpu.name}: cannot compile: {self.error}"
+        hbm = self.tpu.generation.hbm_bytes_per_device
+        # XLA's cost model returns a negative time for some very large programs: not an estimate.
+        timing = (f"est. step {self.step_seconds * 1e3:.3f} ms, implied MFU {100 * self.mfu:.1f}%"
+                  if self.step_seconds > 0 else "no step-time estimate from XLA")
+        return (f"{self.tpu.name}: {self.bytes_per_device / GIB:.3f} GiB/device of "
+                f"{hbm / GIB:.1f} GiB HBM ({100 * self.bytes_per_device / hbm:.1f}%), "
+                f"{self.flops_per_step / 1e12:.4f} TFLOP/step, {timing}")
+
+
+def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
+    """The config the trainer would see: the sweep's get_config(arg) plus the run's overrides."""
+    config = sweep_lib.base_config(sweep)
+    for key, value in run.overrides:
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return config
+
+
+def abstract_inputs(config, mcfg, tx):
+    """(graphdef, shape-only TrainState, shape-only batch) as the trainer builds them."""
+    def build():
+        return vlm.VisionLanguageModel(mcfg, rngs=nnx.Rngs(params=config.seed,
+                                                           dropout=config.seed + 1))
+
+    graphdef = state_lib.split(nnx.eval_shape(build), config.train.mode)[0]
+    state = jax.eval_shape(lambda: state_lib.create(build(), config.train.mode, tx)[1])
+    d = config.data
+    b, v, s, t = d.batch_size, d.max_images, d.image_size, d.text_len
+    batch = {"images": jax.ShapeDtypeStruct((b, v, s, s, 3), jnp.uint8),
+             "image_mask": jax.ShapeDtypeStruct((b, v), jnp.bool_),
+             "tokens": jax.ShapeDtypeStruct((b, t), jnp.int32),
+             "loss_mask": jax.ShapeDtypeStruct((b, t), jnp.float32),
+             "text_mask": jax.ShapeDtypeStruct((b, t), jnp.bool_)}
+    return graphdef, state, batch
+
+
+def _data_parallel(mesh, rules) -> int:
+    """Devices the batch is split over: the mesh axes the "batch" rule names."""
+    axes = sharding.logical_to_spec(("batch",), rules)[0]
+    axes = () if axes is None else (axes if isinstance(axes, tuple) else (axes,))
+    return int(np.prod([mesh.shape[a] for a in axes]))
+
+
+def _zero_cost_arrays(tree):
+    """Shape-only leaves as zero-stride numpy views (no memory), for code that indexes values."""
+    return jax.tree.map(lambda s: np.broadcast_to(np.zeros((), s.dtype), s.shape), tree)
+
+
+def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
+    """Compiles the run's train step for `tpu` and reads XLA's memory and cost analyses."""
+    mcfg = presets.model_config(config.model)
+    d = config.data
+    flops_per_step = d.batch_size * flops_lib.train_flops_per_example(
+        mcfg, d.text_len, d.max_images, image_size=d.image_size)
+    try:
+        devices = topologies.get_topology_desc(**tpu.topology_kwargs()).devices
+        mesh = sharding.make_mesh(config.mesh, devices=devices)
+        rules = sharding.axis_rules(config.mesh)
+        # The trainer's own check, for a one-line message instead of a sharding error.
+        config_checks.check_batch(config, _data_parallel(mesh, rules), num_processes=1)
+        tx = optimizer_lib.create(config)
+        graphdef, state, batch = abstract_inputs(config, mcfg, tx)
+        step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
+                                       optimizer_lib.learning_rate_schedule(config),
+                                       sharding.state_shardings(_zero_cost_arrays(state),
+                                                                mesh, rules),
+                                       sharding.batch_shardings(mesh, rules))
+        with sharding.activation_context(mesh, rules):
+            compiled = step.lower(state, batch).compile()
+    except (ValueError, TypeError, RuntimeError) as e:  # XlaRuntimeError is a RuntimeError
+        return Estimate(tpu, 0.0, 0.0, flops_per_step, error=str(e).splitlines()[0][:300])
+    memory = compiled.memory_analysis()
+    used = (memory.argument_size_in_bytes + memory.output_size_in_bytes +
+            memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return Estimate(tpu, float(used), float(cost.get("optimal_seconds", 0.0)), flops_per_step)
+
+
+def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=None) -> int:
+    """Prints one line per run; returns 1 if any run fits no candidate slice."""
+    out = out or sys.stdout
+    candidates = tpu_types.same_generation_sizes(tpu) if pick_slice else [tpu]
+    refused = []
+    print(f"preflight of {len(sweep.runs)} runs for "
+          f"{'the smallest ' + tpu.generation.name + ' slice' if pick_slice else tpu.name}"
+          f" (AOT compile with libtpu on this machine)", file=out, flush=True)
+    for run in sweep.runs:
+        config = run_config(sweep, run)
+        tried = []
+        for candidate in candidates:
+            tried.append(estimate(config, candidate))
+            if tried[-1].fits:
+                break
+        verdict = "fits" if tried[-1].fits else "REFUSED"
+        if not tried[-1].fits:
+            refused.append(run.name)
+        print(f"{run.name}: {verdict} {tried[-1].line()}", file=out, flush=True)
+        for rejected in tried[:-1]:
+            print(f"    rejected {rejected.line()}", file=out, flush=True)
+    if refused:
+        print(f"{len(refused)} run(s) do not fit: {', '.join(refused)}", file=out, flush=True)
+    return 1 if refused else 0

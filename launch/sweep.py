@@ -1,0 +1,178 @@
+"""A sweep file and the runs it expands to.
+
+A sweep file is an ordinary experiment file (`experiments/X.py`) with two functions:
+
+    def get_config(arg=None):          # the base config of every run (usually experiments/base.py's)
+        ...
+    def get_sweep():                   # the grid
+        return dict(
+            product={"model.preset": ["s1", "s2"],          # config key -> values; every combination
+                     "data.train_exams": [100, 300],
+                     "seed": [0, 1]},
+            arms={"baseline": {},                           # named ablation arms, each crossed with
+                  "moe": {"model.moe.num_experts": 4}},     #   the product: arm name -> overrides
+            names={"data.train_exams": "d"},                # optional: short label per key in run names
+        )
+
+- `product` maps a dotted config key to its list of values (a list of such dicts is the union of
+  their products). `arms` is optional (default: one arm "baseline" with no overrides).
+- A run's name joins one label per product key, in the order written, then the arm:
+  string values as they are, other values as `<label><value>` where label is `names[key]` or the
+  key's last component: `s1-d100-seed0-baseline`. Its workdir is `<root>/<sweep>/<name>/`, where
+  `<sweep>` is the sweep file's stem.
+- A run's tags (passed to the trainer, stored in results.json) are the product values under the
+  key's last component plus `arm`: {"preset": "s1", "train_exams": 100, "seed": 0, "arm": "baseline"}.
+- `--sweep=experiments/X.py:arg` passes `arg` to `get_config`, as `--config=` does for the trainer.
+- Optional `prepare(config)` in the sweep file runs once, locally, before the local backend starts
+  the runs (e.g. it builds the corpus so that parallel runs do not race to build it).
+- Tags reach the trainer's locked config only if declared: `tags.declare(config, get_sweep())`
+  (launch/tags.py) at the end of get_config.
+"""
+import dataclasses
+import importlib.util
+import itertools
+import os
+import re
+from typing import Any
+
+DEFAULT_ARMS = {"baseline": {}}
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class SweepError(ValueError):
+    """Bad sweep file or grid; the message is one line naming the file and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    name: str
+    overrides: tuple[tuple[str, Any], ...]  # (dotted config key, value), product first then arm
+    tags: tuple[tuple[str, Any], ...]
+
+    def override_flags(self) -> list[str]:
+        return [f"--config.{key}={format_value(value)}" for key, value in self.overrides]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    path: str  # the sweep file as given (relative paths stay relative, for remote workers)
+    config_arg: str | None
+    name: str
+    runs: tuple[Run, ...]
+
+    @property
+    def config_flag(self) -> str:
+        return f"--config={self.path}" + (f":{self.config_arg}" if self.config_arg else "")
+
+
+def format_value(value: Any) -> str:
+    """A config value as `--config.a.b=` expects it (config_flags parses by the field's type)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """'experiments/x.py:a=1,b=2' -> ('experiments/x.py', 'a=1,b=2')."""
+    path, sep, arg = spec.partition(".py:")
+    return (path + ".py", arg) if sep else (spec, None)
+
+
+def load_module(path: str):
+    if not os.path.isfile(path):
+        raise SweepError(f"{path}: no such sweep file; pass --sweep=experiments/<name>.py")
+    spec = importlib.util.spec_from_file_location(f"sweep_{_slug(path)}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file: say which one and why, in one line
+        raise SweepError(f"{path}: importing it failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def load(spec: str) -> Sweep:
+    path, config_arg = split_spec(spec)
+    module = load_module(path)
+    if not callable(getattr(module, "get_config", None)):
+        raise SweepError(f"{path}: defines no get_config(arg); start it from experiments/base.py")
+    if not callable(getattr(module, "get_sweep", None)):
+        raise SweepError(f"{path}: defines no grid; add get_sweep() returning "
+                         "dict(product={'model.preset': [...], ...}, arms={...})")
+    grid = module.get_sweep()
+    name = os.path.splitext(os.path.basename(path))[0]
+    return Sweep(path=path, config_arg=config_arg, name=name, runs=expand(grid, path))
+
+
+def expand(grid: Any, where: str) -> tuple[Run, ...]:
+    if not isinstance(grid, dict) or not grid.get("product"):
+        raise SweepError(f"{where}: get_sweep() must return dict(product={{config key: [values]}}, "
+                         f"arms=...); got {grid!r:.80}")
+    unknown = set(grid) - {"product", "arms", "names"}
+    if unknown:
+        raise SweepError(f"{where}: unknown sweep field(s) {sorted(unknown)}; "
+                         "use product, arms and names")
+    products = grid["product"] if isinstance(grid["product"], list) else [grid["product"]]
+    arms = grid.get("arms") or DEFAULT_ARMS
+    names = grid.get("names") or {}
+    runs = [_make_run(combo, arm, arms[arm], names)
+            for product in products for combo in _combinations(product, where) for arm in arms]
+    _check_unique([run.name for run in runs], where)
+    return tuple(runs)
+
+
+def _combinations(product: dict, where: str):
+    for key, values in product.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            raise SweepError(f"{where}: product[{key!r}] must be a non-empty list of values")
+    keys = list(product)
+    for values in itertools.product(*(product[k] for k in keys)):
+        yield tuple(zip(keys, values))
+
+
+def _make_run(combo, arm: str, arm_overrides: dict, names: dict) -> Run:
+    labels = [_label(key, value, names) for key, value in combo] + [arm]
+    tags = tuple((key.rsplit(".", 1)[-1], value) for key, value in combo) + (("arm", arm),)
+    return Run(name=_NAME_UNSAFE.sub("_", "-".join(labels)),
+               overrides=tuple(combo) + tuple(arm_overrides.items()), tags=tags)
+
+
+def _label(key: str, value: Any, names: dict) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{names.get(key, key.rsplit('.', 1)[-1])}{value}"
+
+
+def _check_unique(names: list[str], where: str):
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise SweepError(f"{where}: two runs are both named {name!r}; make the values or "
+                             "`names` labels distinct")
+        seen.add(name)
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"\W", "_", os.path.abspath(path))
+
+
+def base_config(sweep: Sweep):
+    """The sweep file's get_config(arg): the config every run starts from."""
+    module = load_module(sweep.path)
+    try:
+        return module.get_config(sweep.config_arg)
+    except Exception as e:  # the user's code: name the file and the argument, in one line
+        raise SweepError(f"{sweep.path}: get_config({sweep.config_arg!r}) failed: "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def check_overrides(sweep: Sweep, config) -> None:
+    """Every override names an existing config key, so typos fail here, not after hours of queue."""
+    for run in sweep.runs:
+        for key, _ in run.overrides:
+            node = config
+            for part in key.split("."):
+                if not hasattr(node, "keys") or part not in node.keys():
+                    raise SweepError(
+                        f"{sweep.path}: run {run.name} overrides {key!r}, which is not a config "
+                        "key of get_config(); fix the key or add it to the config")
+                node = node[part]
