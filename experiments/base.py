@@ -41,6 +41,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                       ("kv_heads", int), ("intermediate", int), ("tie_embeddings", bool),
                       ("vision_depth", int), ("vision_width", int), ("vision_heads", int)):
         c.model[key] = ml_collections.config_dict.placeholder(kind)
+    # The embedding and unembedding follow the tokenizer's size (a reference: overriding
+    # data.vocab_size changes both); a preset's own vocabulary only matters for imported weights.
+    c.model.vocab_size = c.data.get_ref("vocab_size")
     c.model.image_attention = "causal"  # or "bidirectional" inside the image prefix
     c.model.dtype = "float32"  # compute dtype ("bfloat16" on TPU); parameters stay float32
     c.model.remat = "none"  # "none" | "full" | a jax.checkpoint_policies name, e.g. "dots_saveable"

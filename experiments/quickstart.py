@@ -3,42 +3,54 @@
     python launch/run.py --sweep=experiments/quickstart.py            # trains 16 runs, then reports
     python launch/run.py --sweep=experiments/quickstart.py --list     # the runs and their state
 
-Every run trains the same number of steps on a nested subset of D synthetic exams (a smaller D is
-a prefix of a larger one), so a small D is seen for more epochs and overfits: validation loss
-falls with the model's size N and with D, and analysis/ fits L(N, D) = E + A/N^alpha + B/D^beta
-to the 16 final validation losses. The synthetic 1k corpus is built first if it is missing.
-Images, text and the end-of-run generation are kept small: the point is the curves, not the
-clinical metrics (experiments/base.py's defaults are the run that shows those).
+Each run trains on a nested subset of D synthetic exams (a smaller D is a prefix of a larger one)
+for the same number of passes over it, so its steps, tokens and compute grow with D, as in a
+Chinchilla grid: C ~ 6 N D. The validation loss then falls with the model's size N and with D, and
+analysis/ fits L(N, D) = E + A/N^alpha + B/D^beta to the 16 final validation losses, holding out
+the largest-compute runs to check the fit's extrapolation. The synthetic 1k corpus (766 train
+exams) is built first if it is missing. Images, text and evaluation are kept small: the point is
+the curves; experiments/base.py's defaults are the run that shows the clinical metrics.
 """
+import math
+
 from experiments import base
 from launch import tags
 
-MODEL_PRESETS = ["s0", "s1", "s2", "s3"]  # 0.12M .. 1.0M non-embedding parameters
-TRAIN_EXAMS = [50, 100, 200, 400]         # D: nested subsets of the 1k corpus' train split
+MODEL_PRESETS = ["s0", "s1", "s2", "s3"]  # 0.08M .. 0.77M non-embedding parameters
+TRAIN_EXAMS = [96, 192, 384, 766]         # D: nested subsets of the 1k corpus' train split
+PASSES = 6                                # passes over its D exams that every run makes
+BATCH = 16
+
+
+def steps_for(train_exams: int) -> int:
+    return math.ceil(PASSES * train_exams / BATCH)
 
 
 def get_config(arg=None):
     c = base.get_config(arg)
-    c.data.batch_size = 16
+    c.data.batch_size = BATCH
     c.data.image_size = 56
     c.data.max_images = 1
     c.data.text_len = 128
-    c.train.steps = 100          # 1600 exams: 4 epochs of the largest D, 32 of the smallest
+    c.data.vocab_size = 1000
+    c.train.steps = steps_for(TRAIN_EXAMS[-1])  # each run's own value comes from the grid
     c.train.log_every_steps = 50
-    c.eval.every_steps = 100     # validation loss at the end only
-    c.eval.generate_exams = 4    # generation is the slow part of evaluation on CPU
-    c.eval.max_new_tokens = 24
-    c.eval.max_answer_tokens = 4
-    c.checkpoint.every_steps = 50
+    c.eval.every_steps = 1_000_000  # validation loss at the end only
+    c.eval.loss_batches = 6         # 96 of the 107 validation exams
+    c.eval.generate_exams = 0       # loss only: generation is the slow part of evaluation
+    c.checkpoint.every_steps = 200
     return tags.declare(c, get_sweep())
 
 
 def get_sweep():
-    return dict(product={"model.preset": MODEL_PRESETS, "data.num_train_exams": TRAIN_EXAMS},
-                names={"data.num_train_exams": "d"})
+    # A union of products, one per data size, so that steps follow D.
+    return dict(product=[{"model.preset": MODEL_PRESETS, "data.num_train_exams": [exams],
+                          "train.steps": [steps_for(exams)]} for exams in TRAIN_EXAMS],
+                names={"data.num_train_exams": "d", "train.steps": "steps"})
 
 
 def prepare(config):
-    """Build the corpus once, before runs start (in parallel they would each try to build it)."""
-    from usjax.data.us_exams import ensure_built
-    ensure_built(config.data.name, config.data.data_dir)
+    """Build the corpus and its tokenizer once, before runs start (in parallel they would each
+    try to build them)."""
+    from usjax.data import pipeline
+    pipeline.tokenizer_for(config)  # builds the corpus first when it is missing

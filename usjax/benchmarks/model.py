@@ -102,6 +102,8 @@ def run_config(preset: str, mode: str, args):
     """The run config of one measurement: base.py with the peer's shapes, learning rate and float32."""
     config = base_config.get_config()
     config.model.preset = preset
+    # The peer's vocabulary, whatever the tokenizer default is (base.py ties the two by reference).
+    config.model.vocab_size = presets.build(preset).vocab_size
     config.model.dtype = "float32"
     config.model.image_size = args.image_size
     config.model.lora.rank = LORA["rank"] if mode == "lora" else 0
