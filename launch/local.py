@@ -45,7 +45,7 @@ def run_all(sweep: Sweep, opts: LocalOptions, tag_flags: Callable[[Run], list[st
                         skipped=len(sweep.runs) - len(todo), done=len(sweep.runs) - len(todo))
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     failed: list[str] = []
-    last_line, last_print = "", 0.0
+    last_state, last_print = None, 0.0
     try:
         while todo or running:
             for name, (proc, started) in list(running.items()):
@@ -64,10 +64,9 @@ def run_all(sweep: Sweep, opts: LocalOptions, tag_flags: Callable[[Run], list[st
                 run = todo.pop(0)
                 running[run.name] = (_start(sweep, run, opts, tag_flags(run)), time.time())
                 progress.running[run.name] = running[run.name][1]
-            line = progress.line()
-            if line.split("]", 1)[1] != last_line or time.time() - last_print > HEARTBEAT_SECONDS:
-                print(line, file=out, flush=True)
-                last_line, last_print = line.split("]", 1)[1], time.time()
+            if progress.state() != last_state or time.time() - last_print > HEARTBEAT_SECONDS:
+                print(progress.line(), file=out, flush=True)
+                last_state, last_print = progress.state(), time.time()
             if running:
                 time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:

@@ -25,6 +25,10 @@ class Progress:
         ahead = self.left * mean + sum(max(mean - (now - t), 0.0) for t in self.running.values())
         return ahead / max(1, min(self.parallel, self.left + len(self.running)))
 
+    def state(self) -> tuple:
+        """What a reader waits to see change: counts and the runs in flight, not the clocks."""
+        return self.done, self.failed, self.left, tuple(self.running)
+
     def line(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
         eta = self.eta_seconds(now)
