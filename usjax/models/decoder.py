@@ -10,7 +10,7 @@ from flax import nnx
 
 from usjax.models import rotary
 from usjax.models.attention import dot_attention
-from usjax.models.layers import Dense, RMSNorm, constrain, stacked_param
+from usjax.models.layers import Dense, RMSNorm, constrain, fused_dense, stacked_param
 from usjax.models.presets import ModelConfig
 from usjax.models.scan import run_stack
 
@@ -28,9 +28,10 @@ class SelfAttention(nnx.Module):
 
     def __call__(self, x_BQD, angles_BQF, mask_BQS, keys, cache=None, cache_index=None):
         B, Q, _ = x_BQD.shape
-        q = self.q_proj(x_BQD, keys[0]).reshape(B, Q, self.heads, self.head_dim)
-        k = self.k_proj(x_BQD, keys[1]).reshape(B, Q, self.kv_heads, self.head_dim)
-        v = self.v_proj(x_BQD, keys[2]).reshape(B, Q, self.kv_heads, self.head_dim)
+        q, k, v = fused_dense((self.q_proj, self.k_proj, self.v_proj), x_BQD, keys[:3], self.kv_heads)
+        q = q.reshape(B, Q, self.heads, self.head_dim)
+        k = k.reshape(B, Q, self.kv_heads, self.head_dim)
+        v = v.reshape(B, Q, self.kv_heads, self.head_dim)
         q, k = rotary.rotate(q, angles_BQF), rotary.rotate(k, angles_BQF)
         if cache is not None:
             k = jax.lax.dynamic_update_slice_in_dim(cache[0], k.astype(cache[0].dtype), cache_index, axis=1)
@@ -47,7 +48,8 @@ class MLP(nnx.Module):
         self.down_proj = Dense(i, h, ("mlp", "embed"), stack=stack, dtype=dtype, rngs=rngs)
 
     def __call__(self, x, keys):
-        hidden = jax.nn.silu(self.gate_proj(x, keys[0])) * self.up_proj(x, keys[1])
+        gate, up = fused_dense((self.gate_proj, self.up_proj), x, keys[:2])
+        hidden = jax.nn.silu(gate) * up
         return self.down_proj(constrain(hidden, ("batch", "length", "act_mlp")), keys[2])
 
 

@@ -7,6 +7,8 @@ nnx.vmap, and we need a hook for a LoRA adapter (`usjax.models.lora`) and explic
 hence these small modules. Parameters are float32; inputs and kernels are cast to `dtype` for the
 matmul.
 """
+import itertools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -52,6 +54,61 @@ class Dense(nnx.Module):
         if self.lora is not None:
             y = y + self.lora(x.astype(self.dtype), dropout_key).astype(self.dtype)
         return y
+
+
+def fused_dense(denses: tuple[Dense, ...], x, dropout_keys=None, groups: int = 1) -> list:
+    """Several Dense layers reading the same x, as one matmul; returns their outputs in order.
+
+    Kernels, biases and LoRA A factors are concatenated along the output axis at call time (one
+    wide einsum is faster than several narrow ones: ~7-12% of a LoRA train step on CPU); LoRA B
+    stays per layer. The parameter tree is unchanged, so checkpoints, sharding rules and LoRA
+    targets still see separate layers. groups=G views each output axis as [G, out // G] and
+    concatenates within each group (attention: G = kv_heads), so an output axis sharded by tensor
+    parallelism in G-aligned blocks keeps its layout; with groups=1 XLA reshards the concatenated
+    kernel (still correct, a few extra collective-permutes). With LoRA dropout active each adapter
+    needs its own dropout mask of x, so the A factors are then applied per layer.
+    """
+    dtype = denses[0].dtype
+    x = x.astype(dtype)
+    kernel = _join([d.kernel[...] for d in denses], groups).astype(dtype)
+    y = jnp.einsum("...i,io->...o", x, kernel)
+    if any(d.bias is not None for d in denses):
+        biases = [d.bias[...] if d.bias is not None else jnp.zeros(d.kernel.shape[:-2] + (d.out_features,))
+                  for d in denses]
+        y = y + _join(biases, groups).astype(dtype)
+    outs = _split(y, [d.out_features for d in denses], groups)
+    keys = dropout_keys if dropout_keys is not None else [None] * len(denses)
+    adapted = [i for i, d in enumerate(denses) if d.lora is not None]
+    if any(keys[i] is not None and denses[i].lora.dropout > 0 for i in adapted):
+        for i in adapted:
+            outs[i] = outs[i] + denses[i].lora(x, keys[i]).astype(dtype)
+    elif adapted:
+        a = jnp.concatenate([denses[i].lora.a[...] for i in adapted], axis=-1).astype(dtype)
+        xa = jnp.einsum("...i,ir->...r", x, a)
+        rank_ends = list(itertools.accumulate(denses[i].lora.a.shape[-1] for i in adapted))
+        for i, xa_i in zip(adapted, jnp.split(xa, rank_ends[:-1], axis=-1)):
+            lora = denses[i].lora
+            delta = jnp.einsum("...r,ro->...o", xa_i, lora.b[...].astype(dtype)) * lora.scale
+            outs[i] = outs[i] + delta.astype(dtype)
+    return outs
+
+
+def _join(arrays, groups):
+    """[..., out_j] arrays -> [..., sum_j out_j] as G groups, each the layers' slices side by side."""
+    if groups == 1:  # no unit group axis: with it XLA compiled a measurably slower step
+        return jnp.concatenate(arrays, axis=-1)
+    parts = [a.reshape(a.shape[:-1] + (groups, a.shape[-1] // groups)) for a in arrays]
+    joined = jnp.concatenate(parts, axis=-1)
+    return joined.reshape(joined.shape[:-2] + (-1,))
+
+
+def _split(y, widths, groups):
+    """Inverse of _join on the matmul output: back to one [..., out_j] array per layer."""
+    if groups == 1:
+        return jnp.split(y, list(itertools.accumulate(widths))[:-1], axis=-1)
+    y = y.reshape(y.shape[:-1] + (groups, -1))
+    parts = jnp.split(y, list(itertools.accumulate(w // groups for w in widths))[:-1], axis=-1)
+    return [p.reshape(p.shape[:-2] + (w,)) for p, w in zip(parts, widths)]
 
 
 class RMSNorm(nnx.Module):
