@@ -13,15 +13,10 @@ import numpy as np  # noqa: E402
 from etils import epath  # noqa: E402
 
 from analysis import frontier, joint_law  # noqa: E402
+from usjax.atomic import atomic_write  # noqa: E402
 
 MAX_CURVES = 6
 BAND_LEVEL = 0.95
-
-
-def _atomic_write(path: epath.Path, data: bytes) -> None:
-  temporary = path.parent / (path.name + ".tmp")
-  temporary.write_bytes(data)
-  temporary.replace(path)  # atomic, and overwrites an earlier report
 
 
 def save(figure, out_dir, stem: str) -> str:
@@ -30,7 +25,7 @@ def save(figure, out_dir, stem: str) -> str:
   for extension in ("png", "svg"):
     buffer = io.BytesIO()
     figure.savefig(buffer, format=extension, dpi=130, bbox_inches="tight")
-    _atomic_write(out_dir / f"{stem}.{extension}", buffer.getvalue())
+    atomic_write(out_dir / f"{stem}.{extension}", buffer.getvalue())
   plt.close(figure)
   return f"{stem}.png"
 

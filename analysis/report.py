@@ -20,6 +20,7 @@ from etils import epath
 from analysis import (ablation, bootstrap, checks, extrapolation, frontier, joint_law, load,
                       metric_law, one_axis, plots)
 from analysis.load import AnalysisInputError
+from usjax.atomic import atomic_write
 
 DEFAULT_HOLDOUT = 3
 SWEEP_UNITS = {"N": "non-embedding parameters", "D": "training exams"}
@@ -39,12 +40,6 @@ def _json_ready(value):
   if isinstance(value, np.integer):
     return int(value)
   return value
-
-
-def _write_text(path: epath.Path, text: str) -> None:
-  temporary = path.parent / (path.name + ".tmp")
-  temporary.write_text(text)
-  temporary.replace(path)  # atomic, and overwrites an earlier report
 
 
 def _baseline_runs(table: pd.DataFrame, baseline_arm: str) -> tuple[pd.DataFrame, str]:
@@ -247,8 +242,8 @@ def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.
       "ablations": arms, "metrics": metrics, "plots": images,
   }
   result = _json_ready(result)
-  _write_text(out_dir / "fit.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
-  _write_text(out_dir / "report.md", _markdown(result, images))
+  atomic_write(out_dir / "fit.json", (json.dumps(result, indent=2, allow_nan=False) + "\n").encode())
+  atomic_write(out_dir / "report.md", _markdown(result, images).encode())
   return result
 
 

@@ -8,7 +8,6 @@ from experiments import base
 def get_config(arg: str | None = None):
     c = base.get_config(arg)
     c.model.preset = "s0"
-    c.model.vocab_size = 512
     c.data.vocab_size = 512
     c.data.batch_size = 8
     c.data.text_len = 96

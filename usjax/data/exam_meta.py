@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from etils import epath
 
-from usjax.data.atomic import atomic_write
+from usjax.atomic import atomic_write
 
 
 def _compute(source: Sequence) -> np.ndarray:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import sentencepiece as spm
 from etils import epath
 
-from usjax.data.atomic import atomic_write
+from usjax.atomic import atomic_write
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 IMAGE_SYMBOL = "<image>"

@@ -9,6 +9,8 @@ import json
 from etils import epath
 import ml_collections
 
+from usjax.atomic import atomic_write
+
 RESULT_KEYS = ("n_params_non_embedding", "n_params_total", "n_params_trainable", "train_exams",
                "tokens_seen", "flops", "final_val_loss", "best_val_loss", "metrics",
                "wall_time_s", "steps", "config_hash", "config", "tags")
@@ -28,10 +30,8 @@ def write(workdir: str, results: dict) -> epath.Path:
         raise ValueError(f"results.json keys must be exactly {RESULT_KEYS}; "
                          f"missing {missing}, unexpected {extra}")
     path = epath.Path(workdir) / FILENAME
-    tmp = path.parent / f".{FILENAME}.tmp"
-    tmp.write_text(json.dumps({k: results[k] for k in RESULT_KEYS}, indent=2, sort_keys=False,
-                              default=_to_builtin))
-    tmp.rename(path)
+    atomic_write(path, json.dumps({k: results[k] for k in RESULT_KEYS}, indent=2,
+                                  sort_keys=False, default=_to_builtin).encode())
     return path
 
 
