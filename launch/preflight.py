@@ -105,11 +105,6 @@ def _data_parallel(mesh, rules) -> int:
     return int(np.prod([mesh.shape[a] for a in axes]))
 
 
-def _zero_cost_arrays(tree):
-    """Shape-only leaves as zero-stride numpy views (no memory), for code that indexes values."""
-    return jax.tree.map(lambda s: np.broadcast_to(np.zeros((), s.dtype), s.shape), tree)
-
-
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
     """Compiles the run's train step for `tpu` and reads XLA's memory and cost analyses."""
     mcfg = presets.model_config(config.model)
@@ -126,8 +121,7 @@ def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
         graphdef, state, batch = abstract_inputs(config, mcfg, tx)
         step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
                                        optimizer_lib.learning_rate_schedule(config),
-                                       sharding.state_shardings(_zero_cost_arrays(state),
-                                                                mesh, rules),
+                                       sharding.state_shardings(state, mesh, rules),
                                        sharding.batch_shardings(mesh, rules))
         with sharding.activation_context(mesh, rules):
             compiled = step.lower(state, batch).compile()

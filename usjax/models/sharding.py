@@ -61,7 +61,7 @@ def state_shardings(state, mesh: jax.sharding.Mesh, rules):
     def one(path, variable):
         names = variable.get_metadata().get("out_sharding") if isinstance(variable, nnx.Variable) else None
         spec = logical_to_spec(names, rules) if names else PartitionSpec()
-        value = variable[...] if isinstance(variable, nnx.Variable) else variable
+        value = variable.get_value() if isinstance(variable, nnx.Variable) else variable
         _check_divisible(path, getattr(value, "shape", ()), spec, mesh)
         return NamedSharding(mesh, spec)
 

@@ -83,17 +83,11 @@ def init_state(config: ml_collections.ConfigDict, setup: Setup, tx
     graphdef = state_lib.split(nnx.eval_shape(lambda: _build_model(setup.mcfg, config.seed)),
                                mode)[0]
     abstract = jax.eval_shape(create)
-    state_sharding = sharding.state_shardings(_stand_ins(abstract), setup.mesh, setup.rules)
+    state_sharding = sharding.state_shardings(abstract, setup.mesh, setup.rules)
     with setup.mesh_context():
         state = jax.jit(create, out_shardings=state_sharding)()
     batch = sharding.batch_shardings(setup.mesh, setup.rules)
     return graphdef, state, Shardings(state_sharding, batch, batch["tokens"].spec)
-
-
-def _stand_ins(abstract):
-    """Shape-only arrays for `sharding.state_shardings`, which reads shapes off real values:
-    zero-stride numpy views (`np.broadcast_to` of a scalar) allocate nothing."""
-    return jax.tree.map(lambda x: np.broadcast_to(np.zeros((), x.dtype), x.shape), abstract)
 
 
 def load_initial_params(config: ml_collections.ConfigDict, state: state_lib.TrainState
