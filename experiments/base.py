@@ -10,6 +10,7 @@ import ml_collections
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
+    c.arm = "generative"  # usjax/arms/<arm>.py: generative (the VLM, dense or MoE) | contrastive | heads
 
     # --- corpus and input pipeline (usjax.data) ---
     c.data = ml_collections.ConfigDict()
@@ -27,6 +28,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.image_size = 112  # model input side; a multiple of 28
     c.data.max_images = 4  # views per exam; more are sampled (order kept), fewer masked
     c.data.augment = False  # random crop + gain/contrast jitter, seeded per element
+    c.data.with_masks = False  # batches also carry lesion masks [B, V, H, W] (heads arm)
     c.data.skip_bad_records = False  # True: empty the row of an undecodable record and count it
     c.data.workers = 0  # Grain worker processes (mp_prefetch); 0 = in the training process
     c.data.worker_buffer = 2  # batches each worker prepares ahead
@@ -54,15 +56,29 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.lora.alpha = 32.0  # adapter output scaled by alpha / rank
     c.model.lora.dropout = 0.0
     c.model.lora.targets = r"decoder/layers/(self_attn|mlp)/(q|k|v|o|gate|up|down)_proj"  # regex on paths
+    # Mixture-of-experts decoder layers (EchoVLM): dense MLP + routed experts + gated shared expert
+    c.model.moe = ml_collections.ConfigDict()
+    c.model.moe.experts = 0  # 0 = dense; EchoVLM: 4 (usjax/models/moe.py)
+    c.model.moe.top_k = 2  # routed experts per token
+    c.model.moe.expert_hidden = 0  # routed expert SwiGLU width; 0: intermediate // 4
+    c.model.moe.shared_hidden = 0  # shared expert SwiGLU width; 0: intermediate
+    c.model.moe.capacity_factor = 1.25  # slots per expert and exam = ceil(cf * tokens * top_k / experts);
+    #                                     assignments beyond them are dropped (and counted)
+    c.model.moe.aux_loss_coef = 1e-3  # loss += coef * router load-balance loss (EchoVLM: 0.001)
+    c.model.moe.region_routing = False  # router also sees a learned embedding of the body system
 
     # --- device mesh and sharding rules (usjax.models.sharding) ---
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = -1  # -1: all devices not used by the other axes
     c.mesh.fsdp = 1
     c.mesh.tensor = 1
-    # logical axis name -> mesh axes (None = replicated); names not listed are replicated
+    c.mesh.expert = 1  # expert parallelism (MoE): experts split over it, tokens data-parallel over it
+    # logical axis name -> mesh axes (None = replicated); names not listed are replicated. A rule
+    # applies only while its mesh axes are free in that array; the first free rule of a name wins.
     c.mesh.rules = (
-        ("batch", ("data", "fsdp")),
+        ("expert", "expert"),  # before "batch": MoE slots [expert, batch, ...] keep experts on it
+        ("batch", ("data", "fsdp", "expert")),  # GShard: tokens data-parallel over the expert axis too
+        ("batch", ("data", "fsdp")),  # the batch of [expert, batch, ...] MoE tensors
         ("embed", "fsdp"), ("vit_embed", "fsdp"), ("merger_in", "fsdp"),
         ("q_heads", "tensor"), ("kv_heads", "tensor"), ("mlp", "tensor"), ("vocab", "tensor"),
         ("vit_qkv", "tensor"), ("vit_heads", "tensor"), ("vit_mlp", "tensor"), ("merger_hidden", "tensor"),
@@ -88,6 +104,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_mfu = True  # MFU against a matmul rate measured at the first log (CPU), or the TPU table
     c.train.profile_steps = 0  # > 0: a profiler trace of this many steps, written to workdir/profile
     c.train.profile_first_step = 10
+    # XLA's persistent compilation cache ("" = off): runs with the same model and batch shapes
+    # (e.g. a grid's data sizes) compile their steps once per machine
+    c.train.compilation_cache_dir = "~/.cache/usjax/xla"
 
     # --- evaluation (usjax.train.evaluate) ---
     c.eval = ml_collections.ConfigDict()
@@ -98,6 +117,27 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     #                             (and so does the organ baseline); 0 = loss only
     c.eval.max_new_tokens = 200  # longest generated report (tokens)
     c.eval.max_answer_tokens = 12  # longest generated VQA answer (tokens)
+    c.eval.arm_exams = 64  # validation exams for the arms' shared table (retrieval R@k and
+    #                        per-dimension classification, usjax/arms/); 0 = skip
+
+    # --- contrastive arm (Ultrasound-CLIP; usjax/arms/contrastive.py) ---
+    c.contrastive = ml_collections.ConfigDict()
+    c.contrastive.embed_dim = 128  # shared image/text embedding width (after projection, L2-normalised)
+    c.contrastive.text_layers = 2  # bidirectional decoder blocks of the text tower (preset's width)
+    c.contrastive.graph_hidden = 128  # attribute-graph network width (Ultrasound-CLIP: 128)
+    c.contrastive.gate_init = 0.05  # tanh gate of the graph's cross-attention at init (paper: 0.05)
+    c.contrastive.temperature = 0.07  # initial learned CLIP temperature
+    c.contrastive.min_temperature = 0.01  # temperature clip (CLIP caps the logit scale at 100)
+    c.contrastive.semantic_weight = 1.0  # weight of the soft-label semantic loss; 0 = plain CLIP loss
+    c.contrastive.use_graph = True  # False: no attribute graph and no fusion (the ablation)
+
+    # --- adapters + task heads arm (NextGen-UIA; usjax/arms/heads.py) ---
+    c.heads = ml_collections.ConfigDict()
+    c.heads.adapter_width = 64  # bottleneck width of each adapter (NextGen-UIA: 64)
+    c.heads.adapter_sites = "both"  # after each vision block's "attention" | "mlp" | "both"; "none": heads only
+    c.heads.segment = True  # lesion segmentation head + DiceCE loss (the arm needs data.with_masks=True)
+    c.heads.seg_weight = 1.0  # loss = classification CE + seg_weight * DiceCE
+    c.heads.dice_smooth = 1.0  # s in the soft Dice (2*sum(pg)+s)/(sum(p)+sum(g)+s); > 0
 
     # --- checkpoints (usjax.train.checkpoints) ---
     c.checkpoint = ml_collections.ConfigDict()

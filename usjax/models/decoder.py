@@ -3,12 +3,15 @@ multimodal rotary positions, SwiGLU), final RMSNorm, tied or untied unembedding.
 
 A block optionally reads and writes a key/value cache (`usjax.models.decode`): new keys/values are
 written at `cache_index` and the queries attend over the whole cache under the given mask.
+With cfg.moe.experts > 0 each block also has an MoE block (`usjax.models.moe`) beside its dense MLP;
+`Decoder.run` then also returns the routing statistics summed over layers (load-balance loss
+averaged), zeros for a dense model.
 """
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from usjax.models import rotary
+from usjax.models import moe, rotary
 from usjax.models.attention import dot_attention
 from usjax.models.layers import Dense, RMSNorm, constrain, fused_dense, stacked_param
 from usjax.models.presets import ModelConfig
@@ -41,8 +44,10 @@ class SelfAttention(nnx.Module):
 
 
 class MLP(nnx.Module):
-    def __init__(self, cfg: ModelConfig, stack, dtype, rngs):
-        h, i = cfg.hidden, cfg.intermediate
+    """SwiGLU of width `width` (default cfg.intermediate)."""
+
+    def __init__(self, cfg: ModelConfig, stack, dtype, rngs, width: int | None = None):
+        h, i = cfg.hidden, width or cfg.intermediate
         self.gate_proj = Dense(h, i, ("embed", "mlp"), stack=stack, dtype=dtype, rngs=rngs)
         self.up_proj = Dense(h, i, ("embed", "mlp"), stack=stack, dtype=dtype, rngs=rngs)
         self.down_proj = Dense(i, h, ("mlp", "embed"), stack=stack, dtype=dtype, rngs=rngs)
@@ -59,13 +64,20 @@ class DecoderBlock(nnx.Module):
         self.self_attn = SelfAttention(cfg, stack, dtype, rngs)
         self.post_attention_layernorm = RMSNorm(cfg.hidden, eps=cfg.norm_eps, stack=stack)
         self.mlp = MLP(cfg, stack, dtype, rngs)
+        self.moe = (moe.MoeBlock(cfg, stack, dtype, rngs, MLP(cfg, stack, dtype, rngs, cfg.shared_hidden))
+                    if cfg.moe.experts else None)
 
-    def __call__(self, x, angles, mask, key=None, cache=None, cache_index=None):
+    def __call__(self, x, angles, mask, key=None, cache=None, cache_index=None, region=None, valid=None):
+        """-> (x, (cache, routing stats of this layer; {} without MoE))."""
         keys = [None] * 7 if key is None else list(jax.random.split(key, 7))
         attn, cache = self.self_attn(self.input_layernorm(x), angles, mask, keys[:4], cache, cache_index)
         x = x + attn
-        x = x + self.mlp(self.post_attention_layernorm(x), keys[4:])
-        return constrain(x, ACT), cache
+        h = self.post_attention_layernorm(x)
+        out, stats = self.mlp(h, keys[4:]), {}
+        if self.moe is not None:
+            out, stats = self.moe(h, out, region, valid)
+        x = x + out
+        return constrain(x, ACT), (cache, stats)
 
 
 class Decoder(nnx.Module):
@@ -82,15 +94,24 @@ class Decoder(nnx.Module):
     def embed(self, tokens_BT):
         return jnp.take(self.embed_tokens[...], tokens_BT, axis=0).astype(self.dtype)
 
-    def run(self, x_BND, angles_BNF, mask_BNS, keys=None, cache=None, cache_index=None):
-        """All blocks. cache: (k, v) stacked [layers, B, S, kv_heads, head_dim] or None."""
+    def run(self, x_BND, angles_BNF, mask_BNS, keys=None, cache=None, cache_index=None, region_B=None,
+            valid_BN=None):
+        """All blocks -> (x, cache, aux). cache: (k, v) stacked [layers, B, S, kv_heads, head_dim] or None.
+
+        region_B: body system per row for region routing (-1 / None: none); valid_BN: which of the
+        N positions hold real tokens (only those are routed; None: all). aux: moe.AUX_KEYS.
+        """
         def body(block, x, inputs):
             key, layer_cache = inputs
-            return block(x, angles_BNF, mask_BNS, key, layer_cache, cache_index)
+            return block(x, angles_BNF, mask_BNS, key, layer_cache, cache_index, region_B, valid_BN)
 
-        x, new_cache = run_stack(self.layers, body, constrain(x_BND, ACT), (keys, cache),
-                                 remat=self.cfg.remat, scan=self.cfg.scan_layers)
-        return x, (new_cache if cache is not None else None)
+        x, (new_cache, stats) = run_stack(self.layers, body, constrain(x_BND, ACT), (keys, cache),
+                                          remat=self.cfg.remat, scan=self.cfg.scan_layers)
+        aux = moe.zero_aux()
+        if stats:  # [layers] per key
+            aux = {k: jnp.sum(v) for k, v in stats.items()}
+            aux["load_balance_loss"] = aux["load_balance_loss"] / self.cfg.layers
+        return x, (new_cache if cache is not None else None), aux
 
     def logits(self, x_BTD):
         x = self.norm(x_BTD)

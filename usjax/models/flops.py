@@ -15,6 +15,7 @@ skips the rest, so:
 - LoRA: frozen base matmuls downstream of an adapter cost 2x (forward + input-gradient), the frozen
   vision tower and merger cost 1x when they hold no adapter, each adapter costs 3x
   (its first factor 2x when its input carries no tangent).
+MoE layers: see `_moe_block` (what the einsum dispatch computes, capacity padding included).
 In a scanned layer stack every layer behaves like the others (a scan carry either carries a tangent
 in all iterations or in none), so with `scan_layers=True` layer 0 pays the same backward as layer
 1; with `scan_layers=False` layer 0's q/k/v input-gradients are skipped when nothing upstream is
@@ -22,6 +23,7 @@ trainable — the difference is reported exactly.
 """
 import dataclasses
 
+from usjax.models import moe as moe_lib
 from usjax.models import params
 from usjax.models.presets import ModelConfig
 
@@ -47,6 +49,30 @@ class _Tally:
             self.matmul(2 * tokens * self.rank * s.out_features, True, True)
             out = True
         return out
+
+
+def _moe_block(k: _Tally, cfg: ModelConfig, seq: int, t_in: bool) -> bool:
+    """The MoE block of one layer (usjax.models.moe), with one exam's sequence as one routing group.
+
+    Counted as computed: the routed experts run on all experts x capacity slots (capacity padding
+    included, about capacity_factor x the top_k-per-token work), and the one-hot dispatch and combine
+    einsums ([seq, experts * capacity] x [seq, hidden]) count as the matmuls they are. The dispatch
+    tensor carries no tangent; the combine tensor does (router weights).
+    """
+    m, h, moe_path = cfg.moe, cfg.hidden, "decoder/layers/moe/"
+    slots = m.experts * moe_lib.capacity(seq, m)
+    t_router = k.dense(moe_path + "router", seq, t_in)
+    t_x = k.matmul(2 * seq * slots * h, False, t_in)
+    tg = k.matmul(2 * slots * h * cfg.expert_hidden, t_x, k.full)
+    tu = k.matmul(2 * slots * h * cfg.expert_hidden, t_x, k.full)
+    t_y = k.matmul(2 * slots * cfg.expert_hidden * h, tg or tu, k.full)
+    t_routed = k.matmul(2 * seq * slots * h, t_router, t_y)
+    tg = k.dense(moe_path + "shared_expert/gate_proj", seq, t_in)
+    tu = k.dense(moe_path + "shared_expert/up_proj", seq, t_in)
+    t_shared = k.dense(moe_path + "shared_expert/down_proj", seq, tg or tu)
+    t_gate = k.dense(moe_path + "shared_expert_gate", seq, t_in)
+    t_mix = k.dense(moe_path + "mixer", seq, t_in)
+    return t_routed or t_shared or t_gate or t_mix
 
 
 def _stack(block, depth: int, tangent_in: bool, scan: bool) -> tuple[float, bool]:
@@ -116,7 +142,9 @@ def train_flops_per_example(cfg: ModelConfig, text_len: int, num_views: int, ima
         t2 = t or full
         tg = k.dense("decoder/layers/mlp/gate_proj", seq, t2)
         tu = k.dense("decoder/layers/mlp/up_proj", seq, t2)
-        t = k.dense("decoder/layers/mlp/down_proj", seq, tg or tu) or t
+        t_mlp = k.dense("decoder/layers/mlp/down_proj", seq, tg or tu)
+        t_moe = _moe_block(k, cfg, seq, t2) if cfg.moe.experts else False
+        t = t_mlp or t_moe or t
         return (t if dry else (k.flops, t))
 
     head = tally()

@@ -1,15 +1,18 @@
 """Parameter counts as a function of the config (checked against the real tree in tests).
 
-    count(mcfg) -> {"total", "non_embedding", "trainable", "embedding", "lora"}
+    count(mcfg) -> {"total", "non_embedding", "active_non_embedding", "trainable", "embedding", "lora"}
 
 "embedding" is the token table plus an untied unembedding; "non_embedding" is everything else
-(vision tower, merger, LM blocks and norms), adapters excluded. "total" counts base weights plus
-adapters. "trainable" is the adapters under LoRA (rank > 0), else every weight.
+(vision tower, merger, LM blocks and norms; with MoE also every routed expert, the shared expert,
+router, gates, mixer and the region table), adapters excluded. "active_non_embedding" counts only
+the top_k routed experts a token uses (= non_embedding for a dense model). "total" counts base
+weights plus adapters. "trainable" is the adapters under LoRA (rank > 0), else every weight.
 `python -m usjax.models.params` prints the preset table that presets.py documents.
 """
 import dataclasses
 import re
 
+from usjax.models.moe import REGIONS
 from usjax.models.presets import PRESETS, ModelConfig, build
 
 
@@ -41,9 +44,25 @@ def dense_shapes(cfg: ModelConfig) -> dict[str, DenseShape]:
         "decoder/layers/mlp/up_proj": DenseShape(h, cfg.intermediate, False, cfg.layers),
         "decoder/layers/mlp/down_proj": DenseShape(cfg.intermediate, h, False, cfg.layers),
     }
+    if cfg.moe.experts:
+        moe, L = "decoder/layers/moe/", cfg.layers
+        shapes.update({
+            moe + "router": DenseShape(h, cfg.moe.experts, False, L),
+            moe + "shared_expert/gate_proj": DenseShape(h, cfg.shared_hidden, False, L),
+            moe + "shared_expert/up_proj": DenseShape(h, cfg.shared_hidden, False, L),
+            moe + "shared_expert/down_proj": DenseShape(cfg.shared_hidden, h, False, L),
+            moe + "shared_expert_gate": DenseShape(h, 1, False, L),
+            moe + "mixer": DenseShape(h, 2, True, L),
+        })
     if not cfg.tie_embeddings:
         shapes["decoder/lm_head"] = DenseShape(h, cfg.vocab_size, False, 1)
     return shapes
+
+
+def routed_expert_params(cfg: ModelConfig, experts: int | None = None) -> int:
+    """Weights of `experts` (default all) routed SwiGLU experts over every layer."""
+    experts = cfg.moe.experts if experts is None else experts
+    return cfg.layers * experts * 3 * cfg.hidden * cfg.expert_hidden
 
 
 def lora_targets(cfg: ModelConfig) -> list[str]:
@@ -63,12 +82,14 @@ def count(cfg: ModelConfig) -> dict[str, int]:
              + cfg.layers * 2 * h + h)       # two RMSNorms per LM block, final RMSNorm
     table = cfg.vocab_size * h
     embedding = table + dense.get("decoder/lm_head", 0)
-    non_embedding = sum(dense.values()) + norms + table - embedding
+    moe = routed_expert_params(cfg) + (cfg.layers * REGIONS * h if cfg.moe.region_routing else 0)
+    non_embedding = sum(dense.values()) + norms + table - embedding + moe
+    inactive = routed_expert_params(cfg, cfg.moe.experts - cfg.moe.top_k) if cfg.moe.experts else 0
     lora = sum(shapes[p].stack * cfg.lora.rank * (shapes[p].in_features + shapes[p].out_features)
                for p in lora_targets(cfg))
     total = embedding + non_embedding + lora
-    return dict(total=total, non_embedding=non_embedding, embedding=embedding, lora=lora,
-                trainable=lora if cfg.lora.rank > 0 else total)
+    return dict(total=total, non_embedding=non_embedding, active_non_embedding=non_embedding - inactive,
+                embedding=embedding, lora=lora, trainable=lora if cfg.lora.rank > 0 else total)
 
 
 def preset_table() -> str:

@@ -58,6 +58,18 @@ class LoraConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MoeConfig:
+    """EchoVLM's sparse block beside each decoder layer's dense MLP (usjax.models.moe)."""
+    experts: int = 0             # 0 = dense model (no sparse block, parameter tree unchanged)
+    top_k: int = 2               # routed experts per token
+    expert_hidden: int = 0       # SwiGLU width of a routed expert; 0: intermediate // 4
+    shared_hidden: int = 0       # SwiGLU width of the shared expert; 0: intermediate
+    capacity_factor: float = 1.25  # slots per expert = ceil(cf * tokens * top_k / experts), per row
+    aux_loss_coef: float = 1e-3  # the training loss adds coef * load-balance loss (usjax/arms)
+    region_routing: bool = False  # router input also gets a learned embedding of the body system
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     vocab_size: int = 8000
     hidden: int = 256
@@ -72,6 +84,7 @@ class ModelConfig:
     image_attention: str = "causal"
     vision: VisionConfig = VisionConfig()
     lora: LoraConfig = LoraConfig()
+    moe: MoeConfig = MoeConfig()
     dtype: str = "float32"   # compute dtype; parameters are always float32
     # "none" | "full" | any jax.checkpoint_policies name, e.g. "dots_saveable". For full fine-tuning
     # on CPU "dots_with_no_batch_dims_saveable" was measured faster than "none" (train step at the
@@ -91,6 +104,14 @@ class ModelConfig:
         half = self.head_dim // 2
         t = half - 2 * ((half - half // 4) // 2)
         return (t, (half - t) // 2, (half - t) // 2)
+
+    @property
+    def expert_hidden(self) -> int:
+        return self.moe.expert_hidden or self.intermediate // 4
+
+    @property
+    def shared_hidden(self) -> int:
+        return self.moe.shared_hidden or self.intermediate
 
     def tokens_per_view(self, image_size: int) -> int:
         side = image_size // (self.vision.patch * self.vision.merge)
@@ -135,7 +156,7 @@ def build(preset: str, **overrides) -> ModelConfig:
         raise ValueError(f"config.model.preset={preset!r} is unknown; choose one of {sorted(PRESETS)}")
     fields = dict(PRESETS[preset])
     vision = dict(fields.pop("vision", {}))
-    lora = {}
+    lora, moe = {}, {}
     for key, value in overrides.items():
         if value is None:
             continue
@@ -143,12 +164,19 @@ def build(preset: str, **overrides) -> ModelConfig:
             vision[_VISION_KEYS[key]] = value
         elif key == "lora":
             lora = dict(value)
+        elif key == "moe":
+            moe = dict(value)
+            unknown = sorted(set(moe) - {f.name for f in dataclasses.fields(MoeConfig)})
+            if unknown:
+                raise ValueError(f"config.model.moe.{unknown[0]} is not an MoE setting; known: "
+                                 f"{[f.name for f in dataclasses.fields(MoeConfig)]}")
         elif key in {f.name for f in dataclasses.fields(ModelConfig)}:
             fields[key] = value
         else:
             raise ValueError(f"config.model.{key} is not a model setting; known: "
                              f"{sorted([f.name for f in dataclasses.fields(ModelConfig)] + list(_VISION_KEYS))}")
-    cfg = ModelConfig(**fields, vision=VisionConfig(**vision), lora=LoraConfig(**lora))
+    cfg = ModelConfig(**fields, vision=VisionConfig(**vision), lora=LoraConfig(**lora),
+                      moe=MoeConfig(**moe))
     _validate(cfg)
     return cfg
 
@@ -178,3 +206,18 @@ def _validate(cfg: ModelConfig) -> None:
     need(cfg.lora.rank >= 0 and 0.0 <= cfg.lora.dropout < 1.0, "lora", "rank >= 0 and 0 <= dropout < 1")
     need(cfg.image_size % (v.patch * v.merge) == 0, "image_size",
          f"must be a multiple of {v.patch * v.merge} (patch x merge)")
+    _validate_moe(cfg.moe, need)
+
+
+def _validate_moe(m: MoeConfig, need) -> None:
+    need(m.experts >= 0, "moe.experts", f"must be >= 0 (0 = dense model), got {m.experts}")
+    if m.experts == 0:
+        need(not m.region_routing, "moe.region_routing", "routing needs experts: set moe.experts > 0 or "
+             "region_routing=False")
+        return
+    need(1 <= m.top_k <= m.experts, "moe.top_k", f"must be in 1..experts ({m.experts}), got {m.top_k}")
+    need(m.expert_hidden >= 0, "moe.expert_hidden", f"must be >= 0 (0: intermediate // 4), got {m.expert_hidden}")
+    need(m.shared_hidden >= 0, "moe.shared_hidden", f"must be >= 0 (0: intermediate), got {m.shared_hidden}")
+    need(m.capacity_factor > 0, "moe.capacity_factor", f"must be > 0, got {m.capacity_factor}")
+    need(m.aux_loss_coef >= 0, "moe.aux_loss_coef", f"must be >= 0, got {m.aux_loss_coef}")
+    need(isinstance(m.region_routing, bool), "moe.region_routing", f"must be True or False, got {m.region_routing!r}")

@@ -2,8 +2,13 @@
 
 Every parameter carries logical axis names (`out_sharding` metadata, see usjax.models.layers) and the
 main activations are constrained with logical names (`layers.constrain`). `c.mesh.rules` maps each
-logical name to mesh axes of the (data, fsdp, tensor) mesh, so the parallelism layout is a config
-change. A logical name missing from the rules is replicated.
+logical name to mesh axes of the (data, fsdp, expert, tensor) mesh, so the parallelism layout is a
+config change. A logical name missing from the rules is replicated. As in flax, a rule applies only
+while its mesh axes are still free in that array, and a name may have several rules (the first free
+one wins): MoE tensors [expert, batch, ...] put experts on "expert" and their batch on the rest.
+The "expert" axis (expert parallelism for MoE; GShard: tokens are also data-parallel over it) is
+c.mesh.expert, 1 when the key is missing; at size 1 it is dropped from the rules, so layouts of
+configs without expert parallelism read exactly as before the axis existed.
 
     mesh = make_mesh(config.mesh)
     rules = axis_rules(config.mesh)
@@ -20,25 +25,33 @@ import numpy as np
 from flax import linen, nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
-AXES = ("data", "fsdp", "tensor")
-BATCH_KEYS_NDIM = {"images": 5, "image_mask": 2, "tokens": 2, "loss_mask": 2, "text_mask": 2}
+AXES = ("data", "fsdp", "expert", "tensor")
+# Every array a batch may carry to the devices, with its rank (the arms read subsets of these).
+BATCH_KEYS_NDIM = {"images": 5, "image_mask": 2, "tokens": 2, "loss_mask": 2, "text_mask": 2,
+                   "labels": 2, "masks": 4}
+LM_BATCH_KEYS = ("images", "image_mask", "tokens", "loss_mask", "text_mask")
+
+
+def _axis_size(section: ml_collections.ConfigDict, axis: str) -> int:
+    return int(section.get(axis, 1)) if axis == "expert" else int(section[axis])
 
 
 def make_mesh(section: ml_collections.ConfigDict, devices=None) -> jax.sharding.Mesh:
-    """Mesh of shape (data, fsdp, tensor) from c.mesh; one axis may be -1 (= the remaining devices)."""
+    """Mesh of shape (data, fsdp, expert, tensor) from c.mesh; one axis may be -1 (= the remaining devices)."""
     devices = list(jax.devices() if devices is None else devices)
-    shape = [int(section[a]) for a in AXES]
+    shape = [_axis_size(section, a) for a in AXES]
     if shape.count(-1) > 1:
-        raise ValueError("config.mesh: at most one of data/fsdp/tensor may be -1")
+        raise ValueError("config.mesh: at most one of data/fsdp/expert/tensor may be -1")
     known = int(np.prod([s for s in shape if s != -1]))
     if -1 in shape:
         if len(devices) % known:
             raise ValueError(f"config.mesh: {dict(zip(AXES, shape))} does not divide {len(devices)} devices")
         shape[shape.index(-1)] = len(devices) // known
     if int(np.prod(shape)) != len(devices):
-        raise ValueError(f"config.mesh: data*fsdp*tensor = {int(np.prod(shape))} but there are "
+        raise ValueError(f"config.mesh: data*fsdp*expert*tensor = {int(np.prod(shape))} but there are "
                          f"{len(devices)} devices; set one axis to -1 or fix the sizes")
-    return jax.make_mesh(tuple(shape), AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3, devices=devices)
+    return jax.make_mesh(tuple(shape), AXES, axis_types=(jax.sharding.AxisType.Auto,) * len(AXES),
+                         devices=devices)
 
 
 def axis_rules(section: ml_collections.ConfigDict) -> tuple[tuple[str, str | tuple[str, ...] | None], ...]:
@@ -49,7 +62,17 @@ def axis_rules(section: ml_collections.ConfigDict) -> tuple[tuple[str, str | tup
         for axis in (axes if isinstance(axes, tuple) else (axes,)):
             if axis is not None and axis not in AXES:
                 raise ValueError(f"config.mesh.rules: {name!r} maps to unknown mesh axis {axis!r}; use {AXES}")
+    if _axis_size(section, "expert") == 1:
+        rules = tuple((name, _without(axes, "expert")) for name, axes in rules)
     return rules
+
+
+def _without(axes, axis: str):
+    """Mesh axes of one rule with `axis` removed (None when nothing is left)."""
+    if isinstance(axes, tuple) and axis in axes:
+        kept = tuple(a for a in axes if a != axis)
+        return kept if len(kept) > 1 else (kept[0] if kept else None)
+    return None if axes == axis else axes
 
 
 def logical_to_spec(names, rules) -> PartitionSpec:
@@ -78,10 +101,11 @@ def _check_divisible(path, shape, spec, mesh):
                              f"{axes} (size {size}); change config.mesh.rules or the mesh shape")
 
 
-def batch_shardings(mesh: jax.sharding.Mesh, rules) -> dict[str, NamedSharding]:
-    """Shard the leading (batch) axis of every batch array by the rule for "batch"."""
-    return {key: NamedSharding(mesh, logical_to_spec(("batch",) + (None,) * (ndim - 1), rules))
-            for key, ndim in BATCH_KEYS_NDIM.items()}
+def batch_shardings(mesh: jax.sharding.Mesh, rules, keys=LM_BATCH_KEYS) -> dict[str, NamedSharding]:
+    """Shard the leading (batch) axis of each of `keys`' arrays by the rule for "batch"."""
+    return {key: NamedSharding(mesh, logical_to_spec(("batch",) + (None,) * (BATCH_KEYS_NDIM[key] - 1),
+                                                     rules))
+            for key in keys}
 
 
 def shard_model(model: nnx.Module, mesh: jax.sharding.Mesh, rules) -> None:

@@ -2,10 +2,14 @@
 
     model = VisionLanguageModel(mcfg, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
     logits_BTV = model(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT)
+    logits_BTV, aux = model.forward(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region)
 
 `logits_BTV[:, t]` predicts `tokens[:, t]`: it is read from the position before token t (the last
 image token for t = 0), so the loss needs no shift. Only text positions are unembedded.
 LoRA adapters are attached at construction when `mcfg.lora.rank > 0` (`usjax.models.lora`).
+`forward` also returns the MoE routing statistics `aux` ({"load_balance_loss" (mean over layers),
+"dropped_tokens", "routed_tokens"}; zeros for a dense model, `usjax.models.moe`); `region` is the
+exam's body system (int32 [B], -1 = unknown) that region routing reads; other models ignore it.
 `model.eval()` / `model.train()` switch adapter dropout off / on.
 """
 import jax
@@ -74,12 +78,16 @@ class VisionLanguageModel(nnx.Module):
         valid = sequence.key_valid(image_mask, text_mask, side * side)
         return x, angles, valid, img.shape[1]
 
-    def __call__(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT):
+    def forward(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region=None):
+        """-> (logits [B, T, vocab], aux routing statistics)."""
         k_vis, k_merge, k_lm = self._dropout_keys()
         x, angles, valid, num_image = self.prefix(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT,
                                                   (k_vis, k_merge))
         mask = sequence.attention_mask(jnp.arange(x.shape[1]), valid, num_image,
                                        self.cfg.image_attention == "bidirectional")
-        h, _ = self.decoder.run(x, angles, mask, k_lm)
+        h, _, aux = self.decoder.run(x, angles, mask, k_lm, region_B=region, valid_BN=valid)
         T = tokens_BT.shape[1]
-        return self.decoder.logits(h[:, num_image - 1:num_image - 1 + T])
+        return self.decoder.logits(h[:, num_image - 1:num_image - 1 + T]), aux
+
+    def __call__(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region=None):
+        return self.forward(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region)[0]
