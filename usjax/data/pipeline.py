@@ -18,6 +18,17 @@ Training records are the first `data.num_train_exams` exams of a fixed permutati
 subsets), paired by `usjax.data.alignment.align` ("exam", "image" or "shuffled:P"). Images come
 from the record's exam and views, all text (report, VQA, findings) from its report exam, so
 "shuffled" mispairs images and text as a unit.
+
+Besides the five model inputs, every row (training, evaluation and empty) carries
+  labels  int32 [9]        the class of each of taxonomy.DIMENSIONS, in that order: the value id,
+                           len(vocabulary(dim)) for "not present", -1 for a dimension the exam was
+                           not annotated for and for every dimension of an empty row. Labels come
+                           from the record whose text the row carries (they describe the report;
+                           under "shuffled" alignment they are mispaired with the images exactly
+                           like the report is).
+  masks   uint8 [V, H, W]  only with data.with_masks: 1 where any lesion of the view is, cropped
+                           and resized like `images` (nearest neighbour) with the same
+                           augmentation draws; zeros for masked views and views without a mask.
 """
 import dataclasses
 import functools
@@ -64,6 +75,7 @@ class ExampleMaker:
     augment: bool
     skip_bad_records: bool
     task_weights: Mapping[str, float] | None  # None: evaluation, report task, no randomness
+    with_masks: bool  # rows also carry the views' lesion masks
 
     def _rng(self, g: int, stream: int) -> np.random.Generator:
         return np.random.default_rng((self.seed, g, stream))
@@ -76,22 +88,38 @@ class ExampleMaker:
                 f"{self.source.split} record {index} (exam id unknown) cannot be parsed: {e}; "
                 f"set data.skip_bad_records=True to skip such records") from e
 
-    def _images(self, g: int, paired: PairedRecord, record) -> tuple[np.ndarray, np.ndarray, int]:
+    def _images(self, g: int, paired: PairedRecord, record
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
         training = self.task_weights is not None
         views = range(len(record["images"])) if paired.views is None else paired.views
         chosen = images.select_views(len(views), self.max_images,
                                      self._rng(g, _VIEWS) if training else None)
         pngs = [record["images"][views[i]] for i in chosen]
+        mask_pngs = ([self._mask_png(record, paired, views[i]) for i in chosen]
+                     if self.with_masks else None)
         augment_rng = self._rng(g, _AUGMENT) if (training and self.augment) else None
         try:
-            images_V, mask_V = images.exam_images(pngs, self.max_images, self.image_size,
-                                                  augment_rng)
+            images_V, mask_V, masks_V = images.exam_images(pngs, self.max_images,
+                                                           self.image_size, augment_rng, mask_pngs)
         except images.ImageDecodeError as e:
             exam_id = record["exam_id"].decode()
             raise BadRecordError(
-                f"{self.source.split} record {paired.image_exam} (exam {exam_id}): a view does not "
-                f"decode ({e}); set data.skip_bad_records=True to skip such records") from e
-        return images_V, mask_V, len(views)
+                f"{self.source.split} record {paired.image_exam} (exam {exam_id}): a view or its "
+                f"mask does not decode ({e}); set data.skip_bad_records=True to skip such "
+                f"records") from e
+        return images_V, mask_V, masks_V, len(views)
+
+    def _mask_png(self, record, paired: PairedRecord, view: int) -> bytes | None:
+        """The view's lesion mask; None when the exam has no masks (e.g. real exams)."""
+        num_masks, num_views = len(record["masks"]), len(record["images"])
+        if num_masks == 0:
+            return None
+        if num_masks != num_views:
+            raise BadRecordError(
+                f"{self.source.split} record {paired.image_exam} (exam "
+                f"{record['exam_id'].decode()}) has {num_masks} masks for {num_views} views; "
+                f"set data.skip_bad_records=True to skip such records")
+        return record["masks"][view]
 
     def _text(self, g: int, record) -> tasks.TextTask:
         if self.task_weights is None:
@@ -102,7 +130,7 @@ class ExampleMaker:
         g, paired = item
         try:
             image_record = self._read(paired.image_exam)
-            images_V, mask_V, views_in_exam = self._images(g, paired, image_record)
+            images_V, mask_V, masks_V, views_in_exam = self._images(g, paired, image_record)
             text_record = (image_record if paired.text_exam == paired.image_exam
                            else self._read(paired.text_exam))
         except BadRecordError:
@@ -122,7 +150,10 @@ class ExampleMaker:
             "stats/views_in_exam": np.int32(views_in_exam),
             "stats/task": np.int32(tasks.TASKS.index(text.task)),
             "stats/epoch": np.int32(g // self.epoch_len),
+            "labels": exam_labels(text_record),
         }
+        if self.with_masks:
+            example["masks"] = masks_V
         if self.task_weights is None:
             example.update(_eval_fields(text_record, text, row, valid=True))
         return example
@@ -136,7 +167,10 @@ class ExampleMaker:
             "text_mask": np.zeros(t, bool), "stats/truncated": np.bool_(False),
             "stats/skipped": np.bool_(skipped), "stats/views_in_exam": np.int32(0),
             "stats/task": np.int32(0), "stats/epoch": np.int32(g // self.epoch_len),
+            "labels": np.full(len(taxonomy.DIMENSIONS), -1, np.int32),
         }
+        if self.with_masks:
+            example["masks"] = np.zeros((v, s, s), np.uint8)
         if self.task_weights is None:
             example.update(_empty_eval_fields())
         return example
@@ -162,6 +196,11 @@ class EpochShuffle:
         epoch, position = divmod(g, len(self.records))
         order = _epoch_order(self.seed, len(self.records), epoch)
         return g, self.records[order[position]]
+
+
+def exam_labels(record) -> np.ndarray:
+    """int32 [9]: the stored class of each of taxonomy.DIMENSIONS (-1 where unlabelled)."""
+    return np.array([tasks.stored_class(record, dim) for dim in taxonomy.DIMENSIONS], np.int32)
 
 
 def _eval_fields(record, text: tasks.TextTask, row: text_layout.TextRow, valid: bool) -> dict:
@@ -209,7 +248,7 @@ def _example_maker(config: ml_collections.ConfigDict, source: Sequence, tokenize
     return ExampleMaker(source=source, tokenizer=tokenizer, seed=config.seed, epoch_len=epoch_len,
                         text_len=d.text_len, image_size=d.image_size, max_images=d.max_images,
                         augment=d.augment, skip_bad_records=d.skip_bad_records,
-                        task_weights=task_weights)
+                        task_weights=task_weights, with_masks=d.with_masks)
 
 
 def training_records(config: ml_collections.ConfigDict, source: Sequence) -> list[PairedRecord]:
