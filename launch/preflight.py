@@ -21,17 +21,13 @@ os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from flax import nnx  # noqa: E402
 from jax.experimental import topologies  # noqa: E402
-import numpy as np  # noqa: E402
 
 from launch import sweep as sweep_lib  # noqa: E402
 from launch import tpu_types  # noqa: E402
-from usjax.models import flops as flops_lib  # noqa: E402
-from usjax.models import presets, sharding, vlm  # noqa: E402
-from usjax.train import config_checks  # noqa: E402
+from usjax.models import presets, sharding  # noqa: E402
+from usjax.train import config_checks, model_setup  # noqa: E402
 from usjax.train import optimizer as optimizer_lib  # noqa: E402
-from usjax.train import state as state_lib  # noqa: E402
 from usjax.train import step as step_lib  # noqa: E402
 
 GIB = 1024 ** 3
@@ -68,6 +64,10 @@ class Estimate:
                 f"{self.flops_per_step / 1e12:.4f} TFLOP/step, {timing}")
 
 
+# The step's learning-rate argument: only its shape and dtype matter to the compiler.
+LEARNING_RATE = jax.ShapeDtypeStruct((), jnp.float32)
+
+
 def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
     """The config the trainer would see: the sweep's get_config(arg) plus the run's overrides."""
     config = sweep_lib.base_config(sweep)
@@ -80,51 +80,28 @@ def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
     return config
 
 
-def abstract_inputs(config, mcfg, tx):
-    """(graphdef, shape-only TrainState, shape-only batch) as the trainer builds them."""
-    def build():
-        return vlm.VisionLanguageModel(mcfg, rngs=nnx.Rngs(params=config.seed,
-                                                           dropout=config.seed + 1))
-
-    graphdef = state_lib.split(nnx.eval_shape(build), config.train.mode)[0]
-    state = jax.eval_shape(lambda: state_lib.create(build(), config.train.mode, tx)[1])
-    d = config.data
-    b, v, s, t = d.batch_size, d.max_images, d.image_size, d.text_len
-    batch = {"images": jax.ShapeDtypeStruct((b, v, s, s, 3), jnp.uint8),
-             "image_mask": jax.ShapeDtypeStruct((b, v), jnp.bool_),
-             "tokens": jax.ShapeDtypeStruct((b, t), jnp.int32),
-             "loss_mask": jax.ShapeDtypeStruct((b, t), jnp.float32),
-             "text_mask": jax.ShapeDtypeStruct((b, t), jnp.bool_)}
-    return graphdef, state, batch
-
-
-def _data_parallel(mesh, rules) -> int:
-    """Devices the batch is split over: the mesh axes the "batch" rule names."""
-    axes = sharding.logical_to_spec(("batch",), rules)[0]
-    axes = () if axes is None else (axes if isinstance(axes, tuple) else (axes,))
-    return int(np.prod([mesh.shape[a] for a in axes]))
-
-
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
     """Compiles the run's train step for `tpu` and reads XLA's memory and cost analyses."""
     mcfg = presets.model_config(config.model)
-    d = config.data
-    flops_per_step = d.batch_size * flops_lib.train_flops_per_example(
-        mcfg, d.text_len, d.max_images, image_size=d.image_size)
+    flops_per_step = config.data.batch_size * model_setup.arm_of(config).flops_per_example(
+        mcfg, config)
     try:
         devices = topologies.get_topology_desc(**tpu.topology_kwargs()).devices
         mesh = sharding.make_mesh(config.mesh, devices=devices)
         rules = sharding.axis_rules(config.mesh)
         # The trainer's own check, for a one-line message instead of a sharding error.
-        config_checks.check_batch(config, _data_parallel(mesh, rules), num_processes=1)
+        config_checks.check_batch(config, model_setup.data_parallel_size(mesh, rules),
+                                  num_processes=1)
         tx = optimizer_lib.create(config)
-        graphdef, state, batch = abstract_inputs(config, mcfg, tx)
+        arm = model_setup.arm_of(config)
+        graphdef, state = model_setup.abstract_state(config, mcfg, tx)
+        batch = model_setup.abstract_batch(config, arm.INPUT_KEYS)
         step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
-                                       optimizer_lib.learning_rate_schedule(config),
                                        sharding.state_shardings(state, mesh, rules),
-                                       sharding.batch_shardings(mesh, rules))
+                                       sharding.batch_shardings(mesh, rules, arm.INPUT_KEYS),
+                                       model_setup.loss_fn(config))
         with sharding.activation_context(mesh, rules):
-            compiled = step.lower(state, batch).compile()
+            compiled = step.lower(state, batch, LEARNING_RATE).compile()
     except (ValueError, TypeError, RuntimeError) as e:  # XlaRuntimeError is a RuntimeError
         return Estimate(tpu, 0.0, 0.0, flops_per_step, error=str(e).splitlines()[0][:300])
     memory = compiled.memory_analysis()

@@ -14,8 +14,12 @@ def test_global_batch_is_sharded_over_the_data_axis_and_stats_summarize_it(tmp_p
     tokenizer = pipeline.tokenizer_from_source(config, source)
     local = pipeline.train_dataset(config, source, tokenizer, exam_records(range(16)), 0, 1)[0]
     mesh = jax.make_mesh((8,), ("data",))
-    arrays = global_batch.global_batch(local, mesh, PartitionSpec("data"))
+    arrays = global_batch.global_batch(batch_stats.model_inputs(local), mesh, PartitionSpec("data"))
     assert set(arrays) == set(batch_stats.MODEL_KEYS)
+    with_labels = global_batch.global_batch(
+        batch_stats.model_inputs(local, batch_stats.MODEL_KEYS + ("labels",)), mesh,
+        PartitionSpec("data"))
+    assert with_labels["labels"].shape == (8, 9) and len(with_labels["labels"].addressable_shards) == 8
     tokens = arrays["tokens"]
     assert tokens.shape == (8, config.data.text_len) and len(tokens.addressable_shards) == 8
     assert {s.data.shape[0] for s in tokens.addressable_shards} == {1}

@@ -8,6 +8,7 @@ from tests.train import train_tiny_config
 from usjax.train import loop, optimizer
 from usjax.train import state as state_lib
 from usjax.train import step as step_lib
+from usjax.train.loss import next_token_loss
 
 
 class ToyModel(nnx.Module):
@@ -19,6 +20,14 @@ class ToyModel(nnx.Module):
 
     def __call__(self, images, image_mask, tokens, text_mask):
         return self.embed[...][tokens] / image_mask.sum()
+
+
+def _toy_loss(model, batch):
+    """An arm's loss_sums for the toy model: summed next-token loss weighted by target tokens."""
+    logits = model(batch["images"], batch["image_mask"], batch["tokens"], batch["text_mask"])
+    loss, metrics = next_token_loss(logits, batch["tokens"], batch["loss_mask"])
+    weight = batch["loss_mask"].sum()
+    return loss * weight, {"weight": weight, "hits": metrics["accuracy"] * weight}
 
 
 def _batch(real_views: bool):
@@ -33,10 +42,12 @@ def _stepper(on_nonfinite: str):
     config = train_tiny_config.get_config()
     config.train.on_nonfinite, config.train.warmup_fraction = on_nonfinite, 0.0
     tx = optimizer.create(config)
-    graphdef, state = state_lib.create(ToyModel(8), "scratch", tx)
-    step = jax.jit(lambda s, b: step_lib.train_step(
-        s, b, graphdef=graphdef, tx=tx, micro_batches=1,
-        learning_rate=optimizer.learning_rate_schedule(config)))
+    graphdef, state = state_lib.create(ToyModel(8), state_lib.trainable_filters("scratch"), tx)
+    compiled = jax.jit(lambda s, b, lr: step_lib.train_step(
+        s, b, lr, graphdef=graphdef, tx=tx, micro_batches=1, loss_fn=_toy_loss))
+
+    def step(s, b):
+        return compiled(s, b, optimizer.learning_rate(config, int(s.step)))
     return state, step
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.train import train_tiny_config
-from usjax.models import presets
+from usjax.train import model_setup
 from usjax.train import results, run_accounting
 
 
@@ -42,12 +42,13 @@ def test_config_hash_ignores_key_order_but_not_values():
 
 def test_counters_continue_after_a_restore():
     config = train_tiny_config.get_config()
-    mcfg = presets.model_config(config.model)
-    first = run_accounting.RunAccounting(config, mcfg, num_devices=1)
+    setup = model_setup.prepare(config)
+    mcfg = setup.mcfg
+    first = run_accounting.RunAccounting(config, setup, num_devices=1)
     first.add_step({"real_views": 10, "text_tokens": 100})
     first.add_val_loss(1, 3.0)
     saved = first.snapshot()
-    second = run_accounting.RunAccounting(config, mcfg, num_devices=1)
+    second = run_accounting.RunAccounting(config, setup, num_devices=1)
     second.restore(json.loads(json.dumps(saved)))  # as the JSON checkpoint item gives it back
     second.add_step({"real_views": 10, "text_tokens": 50})
     per_view = mcfg.tokens_per_view(config.data.image_size)

@@ -198,10 +198,10 @@ def test_lora_starts_from_the_finished_run_and_trains_only_adapters(runs):
     setup = model_setup.prepare(config)
     tx = optimizer.create(config)
     _, state, _ = model_setup.init_state(config, setup, tx)
-    state = model_setup.load_initial_params(config, state)
+    state = model_setup.load_initial_params(config, setup, state)
     counts = params_lib.count(setup.mcfg)
     assert sum(x.size for x in jax.tree.leaves(state.params)) == counts["trainable"] > 0
-    adam_mu = state.opt_state[1][0].mu  # chain(clip, adamw) -> adamw's ScaleByAdamState
+    adam_mu = state.opt_state[1].mu  # chain(clip, scale_by_adam, decay) -> ScaleByAdamState
     assert jax.tree.structure(adam_mu) == jax.tree.structure(state.params)
     _, ref_params = _final_params(runs["workdirs"]["ref"])
     for a, b in zip(_leaves(ref_params), _leaves(state.frozen.to_pure_dict())):

@@ -17,6 +17,7 @@ def get_config(arg: str | None = None):
     c.train.learning_rate = 1e-2
     c.train.log_every_steps = 2
     c.train.log_mfu = False
+    c.train.compilation_cache_dir = ""  # tests compile afresh: nothing outside the test's dirs
     c.eval.every_steps = 4
     c.eval.loss_batches = 1
     c.eval.generate_exams = 4

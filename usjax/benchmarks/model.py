@@ -37,6 +37,7 @@ import jax
 import numpy as np
 
 from experiments import base as base_config
+from usjax import taxonomy
 from usjax.models import flops, presets
 from usjax.train import mfu, model_setup
 from usjax.train import optimizer as optimizer_lib
@@ -95,7 +96,8 @@ def synthetic_batch(args, vocab_size: int, seed: int = 0) -> dict[str, np.ndarra
                 image_mask=np.ones((B, V), bool),
                 tokens=rng.integers(4, vocab_size, (B, T), dtype=np.int32),
                 loss_mask=np.ones((B, T), np.float32),
-                text_mask=np.ones((B, T), bool))
+                text_mask=np.ones((B, T), bool),
+                labels=np.full((B, len(taxonomy.DIMENSIONS)), -1, np.int32))
 
 
 def run_config(preset: str, mode: str, args):
@@ -128,18 +130,17 @@ def time_usjax(preset: str, mode: str, args) -> dict:
     tx = optimizer_lib.create(config)
     graphdef, state, shardings = model_setup.init_state(config, setup, tx)
     step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
-                                   optimizer_lib.learning_rate_schedule(config), shardings.state,
-                                   shardings.batch)
+                                   shardings.state, shardings.batch, model_setup.loss_fn(config))
     batch = jax.device_put(synthetic_batch(args, setup.mcfg.vocab_size, config.seed), shardings.batch)
     with setup.mesh_context():
         start, start_cpu = time.perf_counter(), time.process_time()
-        compiled = step.lower(state, batch).compile()
+        compiled = step.lower(state, batch, np.float32(1e-4)).compile()
         # CPU seconds as well: on a shared machine they move much less with the others' load.
         compile_s, compile_cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
         times, cpu_times = [], []
         for i in range(args.warmup + args.steps):
             start, start_cpu = time.perf_counter(), time.process_time()
-            state, metrics = compiled(state, batch)
+            state, metrics = compiled(state, batch, np.float32(1e-4))
             jax.block_until_ready((state, metrics))
             if i >= args.warmup:
                 times.append(time.perf_counter() - start)

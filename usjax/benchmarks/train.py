@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from experiments import base
+from usjax import taxonomy
 from usjax.data import global_batch
 from usjax.train import checkpoints, mfu, model_setup, run_accounting
 from usjax.train import optimizer as optimizer_lib
@@ -44,7 +45,8 @@ def _random_batch(config, rng: np.random.Generator) -> dict[str, np.ndarray]:
             "tokens": np.where(text_mask, rng.integers(4, 1000, (b, d.text_len)), 0).astype(
                 np.int32),
             "loss_mask": (text_mask & (np.arange(d.text_len)[None] >= 2)).astype(np.float32),
-            "text_mask": text_mask}
+            "text_mask": text_mask,
+            "labels": np.full((b, len(taxonomy.DIMENSIONS)), -1, np.int32)}
 
 
 def time_preset(preset: str, peak: float):
@@ -53,20 +55,20 @@ def time_preset(preset: str, peak: float):
     tx = optimizer_lib.create(config)
     graphdef, state, shardings = model_setup.init_state(config, setup, tx)
     step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
-                                   optimizer_lib.learning_rate_schedule(config),
-                                   shardings.state, shardings.batch)
-    accounting = run_accounting.RunAccounting(config, setup.mcfg, jax.device_count())
+                                   shardings.state, shardings.batch,
+                                   model_setup.loss_fn(config))
+    accounting = run_accounting.RunAccounting(config, setup, jax.device_count())
     rng = np.random.default_rng(0)
     batch = global_batch.global_batch(_random_batch(config, rng), setup.mesh, shardings.batch_spec)
     with setup.mesh_context():
         start = time.perf_counter()
-        state, metrics = step(state, batch)
+        state, metrics = step(state, batch, np.float32(config.train.learning_rate))
         jax.block_until_ready(metrics)
         compile_s = time.perf_counter() - start
         tokens = 0
         start = time.perf_counter()
         for _ in range(_STEPS.value):
-            state, metrics = step(state, batch)
+            state, metrics = step(state, batch, np.float32(config.train.learning_rate))
             metrics = jax.device_get(metrics)
             tokens += int(metrics["real_views"]) * accounting.tokens_per_view + int(
                 metrics["text_tokens"])

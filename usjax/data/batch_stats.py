@@ -19,8 +19,13 @@ MODEL_KEYS = ("images", "image_mask", "tokens", "loss_mask", "text_mask")
 STATS_PREFIX = "stats/"
 
 
-def model_inputs(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: batch[k] for k in MODEL_KEYS}
+def model_inputs(batch: Mapping[str, np.ndarray], keys=MODEL_KEYS) -> dict[str, np.ndarray]:
+    """The arrays of `keys` (an arm's INPUT_KEYS; default the language model's five)."""
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise KeyError(f"the batch has no {missing[0]!r}; the arm needs {tuple(keys)} (masks "
+                       f"need config.data.with_masks=True)")
+    return {k: batch[k] for k in keys}
 
 
 def summarize(batch: Mapping[str, np.ndarray]) -> dict[str, float]:

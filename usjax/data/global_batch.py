@@ -9,12 +9,11 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from usjax.data.batch_stats import MODEL_KEYS
 
 
 def global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh,
                  batch_spec: PartitionSpec) -> dict[str, jax.Array]:
-    """The model inputs as global jax.Arrays; `batch_spec` shards the leading (batch) axis."""
+    """Every array of `local_batch` (the model inputs: `batch_stats.model_inputs`) as a global
+    jax.Array; `batch_spec` shards the leading (batch) axis."""
     sharding = NamedSharding(mesh, batch_spec)
-    return {k: jax.make_array_from_process_local_data(sharding, local_batch[k])
-            for k in MODEL_KEYS}
+    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local_batch.items()}

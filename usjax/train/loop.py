@@ -54,26 +54,32 @@ def _summary(config, setup, evaluator, accounting, metrics: dict, step: int) -> 
         "tags": config.tags.to_dict() if "tags" in config else {}}
 
 
+def enable_compilation_cache(directory: str) -> None:
+    if directory:
+        jax.config.update("jax_compilation_cache_dir", str(epath.Path(directory).expanduser()))
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     setup = model_setup.prepare(config)  # every config error is raised here, before compiling
+    enable_compilation_cache(config.train.compilation_cache_dir)
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     writer = metrics_writer.create(workdir)
     train_iter = pipeline.make_train_iterator(config, jax.process_index(), jax.process_count())
     tx = optimizer_lib.create(config)
     graphdef, state, shardings = model_setup.init_state(config, setup, tx)
-    accounting = run_accounting.RunAccounting(config, setup.mcfg, jax.device_count())
+    accounting = run_accounting.RunAccounting(config, setup, jax.device_count())
     mngr = checkpoints.manager(workdir, config)
     restored = checkpoints.restore_latest(mngr, checkpoints.abstract_like(state), train_iter)
     if restored is None:
         step = 0
-        state = model_setup.load_initial_params(config, state)
+        state = model_setup.load_initial_params(config, setup, state)
     else:
         step, state, progress = restored
         accounting.restore(progress)
         logging.info("resumed from the checkpoint of step %d", step)
     train_step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
-                                         optimizer_lib.learning_rate_schedule(config),
-                                         shardings.state, shardings.batch)
+                                         shardings.state, shardings.batch,
+                                         model_setup.loss_fn(config))
     evaluator = evaluate.Evaluator(config, setup, graphdef, shardings)
     actions = metrics_writer.progress_actions(workdir, config.train.steps, writer,
                                               config.train.profile_steps,
@@ -83,9 +89,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         with setup.mesh_context():
             while step < config.train.steps:
                 local = next(train_iter)
-                batch = global_batch.global_batch(batch_stats.model_inputs(local), setup.mesh,
-                                                  shardings.batch_spec)
-                state, metrics = train_step(state, batch)
+                batch = global_batch.global_batch(
+                    batch_stats.model_inputs(local, setup.arm.INPUT_KEYS), setup.mesh,
+                    shardings.batch_spec)
+                state, metrics = train_step(state, batch,
+                                            optimizer_lib.learning_rate(config, step))
                 step += 1
                 metrics = jax.device_get(metrics)
                 check_finite(step, metrics, mngr, config.train.on_nonfinite)
@@ -112,7 +120,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             final_val_loss = evaluator.val_loss(state)
             accounting.add_val_loss(step, final_val_loss)
             metrics = {"val/loss": final_val_loss, **evaluator.generation_metrics(state),
-                       **evaluator.reference_metrics()}
+                       **evaluator.reference_metrics(), **evaluator.arm_metrics(state)}
     finally:
         mngr.wait_until_finished()
         watcher.close()
@@ -120,6 +128,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     writer.flush()
     summary = _summary(config, setup, evaluator, accounting, metrics, step)
     if jax.process_index() == 0:
+        if evaluator.samples:
+            results.write_samples(workdir, evaluator.samples)
         results.write(workdir, summary)
     mngr.close()
     return summary

@@ -5,8 +5,11 @@ fix) before any corpus is built or anything is compiled: the model is only trace
 (`nnx.eval_shape`), which is enough to catch an unknown preset or a LoRA regex matching nothing.
 """
 import dataclasses
+import functools
+import types
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import nnx
@@ -14,8 +17,9 @@ from jax.sharding import NamedSharding
 import orbax.checkpoint as ocp
 from etils import epath
 
+from usjax import arms, taxonomy
 from usjax.models import params as params_lib
-from usjax.models import presets, sharding, vlm
+from usjax.models import presets, sharding
 from usjax.train import config_checks
 from usjax.train import state as state_lib
 
@@ -26,6 +30,7 @@ class Setup:
     mesh: jax.sharding.Mesh
     rules: tuple
     param_counts: dict[str, int]
+    arm: types.ModuleType  # usjax/arms/<config.arm>.py
 
     def mesh_context(self):
         """Mesh and logical rules active while the step is traced (activation constraints)."""
@@ -46,57 +51,110 @@ def _model_config(config: ml_collections.ConfigDict) -> presets.ModelConfig:
         raise config_checks.ConfigError(str(e)) from None
 
 
-def _build_model(mcfg: presets.ModelConfig, seed: int) -> vlm.VisionLanguageModel:
-    return vlm.VisionLanguageModel(mcfg, rngs=nnx.Rngs(params=seed, dropout=seed + 1))
+def arm_of(config: ml_collections.ConfigDict) -> types.ModuleType:
+    try:
+        return arms.get(config.arm)
+    except ValueError as e:
+        raise config_checks.ConfigError(str(e)) from None
+
+
+def build_model(config: ml_collections.ConfigDict, mcfg: presets.ModelConfig) -> nnx.Module:
+    """The arm's model, its initialisation and dropout seeded from config.seed."""
+    rngs = nnx.Rngs(params=config.seed, dropout=config.seed + 1)
+    return arm_of(config).build_model(mcfg, config, rngs)
+
+
+def data_parallel_size(mesh: jax.sharding.Mesh, rules) -> int:
+    """How many ways the batch is split: the product of the mesh axes the "batch" rule names."""
+    batch_axes = sharding.logical_to_spec(("batch",), rules)[0]
+    batch_axes = () if batch_axes is None else (
+        batch_axes if isinstance(batch_axes, tuple) else (batch_axes,))
+    return int(np.prod([mesh.shape[a] for a in batch_axes]))
+
+
+def _param_counts(config, mcfg, abstract_model) -> dict[str, int]:
+    """The generative arm's counts come from the preset (usjax.models.params, tested against the
+    tree); other arms count their own tree: embedding = token tables and unembeddings."""
+    if config.arm == "generative":
+        return params_lib.count(mcfg)
+    trainable, _ = arm_of(config).trainable_filters(config)
+    size = lambda state: sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state))
+    params = nnx.state(abstract_model, nnx.Param)
+    flat = nnx.to_flat_state(params)
+    embedding = sum(int(np.prod(v.get_value().shape)) for path, v in flat
+                    if any(str(p) in ("embed_tokens", "lm_head") for p in path))
+    total = size(params)
+    return dict(total=total, non_embedding=total - embedding, embedding=embedding,
+                trainable=size(nnx.state(abstract_model, trainable)))
 
 
 def prepare(config: ml_collections.ConfigDict) -> Setup:
     config_checks.check_known_keys(config)
     config_checks.check_train(config)
+    arm = arm_of(config)
     mcfg = _model_config(config)
     try:
         mesh = sharding.make_mesh(config.mesh)
         rules = sharding.axis_rules(config.mesh)
     except ValueError as e:
         raise config_checks.ConfigError(str(e)) from None
-    batch_axes = sharding.logical_to_spec(("batch",), rules)[0]
-    batch_axes = () if batch_axes is None else (
-        batch_axes if isinstance(batch_axes, tuple) else (batch_axes,))
-    data_parallel = int(np.prod([mesh.shape[a] for a in batch_axes]))
-    config_checks.check_batch(config, data_parallel, jax.process_count())
-    try:  # builds nothing: only shapes, but runs the LoRA target matching
-        nnx.eval_shape(lambda: _build_model(mcfg, config.seed))
+    config_checks.check_batch(config, data_parallel_size(mesh, rules), jax.process_count())
+    try:  # builds nothing: only shapes, but runs the LoRA target matching and the arm's checks
+        abstract = nnx.eval_shape(lambda: build_model(config, mcfg))
     except ValueError as e:
         raise config_checks.ConfigError(str(e)) from None
-    return Setup(mcfg=mcfg, mesh=mesh, rules=rules, param_counts=params_lib.count(mcfg))
+    return Setup(mcfg=mcfg, mesh=mesh, rules=rules, arm=arm,
+                 param_counts=_param_counts(config, mcfg, abstract))
 
 
 def init_state(config: ml_collections.ConfigDict, setup: Setup, tx
                ) -> tuple[nnx.GraphDef, state_lib.TrainState, Shardings]:
     """A fresh train state, each array created directly with its sharding (never whole on one
     device), plus the shardings the step is compiled with."""
-    mode = config.train.mode
-
-    def create():
-        return state_lib.create(_build_model(setup.mcfg, config.seed), mode, tx)[1]
-
-    graphdef = state_lib.split(nnx.eval_shape(lambda: _build_model(setup.mcfg, config.seed)),
-                               mode)[0]
-    abstract = jax.eval_shape(create)
+    graphdef, abstract = abstract_state(config, setup.mcfg, tx)
     state_sharding = sharding.state_shardings(abstract, setup.mesh, setup.rules)
     with setup.mesh_context():
-        state = jax.jit(create, out_shardings=state_sharding)()
-    batch = sharding.batch_shardings(setup.mesh, setup.rules)
-    return graphdef, state, Shardings(state_sharding, batch, batch["tokens"].spec)
+        state = jax.jit(lambda: _create(config, setup.mcfg, tx), out_shardings=state_sharding)()
+    batch = sharding.batch_shardings(setup.mesh, setup.rules, setup.arm.INPUT_KEYS)
+    # the leading (batch) axis' spec alone: it fits arrays of every rank
+    return graphdef, state, Shardings(state_sharding, batch,
+                                      jax.sharding.PartitionSpec(batch["images"].spec[0]))
 
 
-def load_initial_params(config: ml_collections.ConfigDict, state: state_lib.TrainState
-                        ) -> state_lib.TrainState:
-    """Fine-tuning and LoRA start from the parameters of the run in `train.init_from` (its latest
-    checkpoint); from-scratch runs keep their initialisation."""
-    if config.train.mode == "scratch":
-        return state
-    source = epath.Path(config.train.init_from) / "checkpoints"
+def _create(config, mcfg, tx) -> state_lib.TrainState:
+    filters = arm_of(config).trainable_filters(config)
+    return state_lib.create(build_model(config, mcfg), filters, tx)[1]
+
+
+def abstract_state(config: ml_collections.ConfigDict, mcfg: presets.ModelConfig, tx
+                   ) -> tuple[nnx.GraphDef, state_lib.TrainState]:
+    """(graphdef, shape-only TrainState): what init_state creates, without allocating it."""
+    filters = arm_of(config).trainable_filters(config)
+    graphdef = state_lib.split(nnx.eval_shape(lambda: build_model(config, mcfg)), filters)[0]
+    return graphdef, jax.eval_shape(lambda: _create(config, mcfg, tx))
+
+
+def abstract_batch(config: ml_collections.ConfigDict, keys) -> dict[str, jax.ShapeDtypeStruct]:
+    """Shapes and dtypes of the global batch's `keys` as the pipeline makes them."""
+    d = config.data
+    b, v, s, t = d.batch_size, d.max_images, d.image_size, d.text_len
+    shapes = {"images": ((b, v, s, s, 3), jnp.uint8), "image_mask": ((b, v), jnp.bool_),
+              "tokens": ((b, t), jnp.int32), "loss_mask": ((b, t), jnp.float32),
+              "text_mask": ((b, t), jnp.bool_),
+              "labels": ((b, len(taxonomy.DIMENSIONS)), jnp.int32),
+              "masks": ((b, v, s, s), jnp.uint8)}
+    return {k: jax.ShapeDtypeStruct(*shapes[k]) for k in keys}
+
+
+def loss_fn(config: ml_collections.ConfigDict):
+    """The arm's loss with the config bound: (model, batch) -> (loss sum, sums)."""
+    return functools.partial(arm_of(config).loss_sums, config=config)
+
+
+def latest_saved_state(init_from: str) -> tuple[dict, str]:
+    """The train state saved last in the run `init_from` (its workdir) as nested dicts of
+    arrays, and a description of where it came from ("<dir> (step k)")."""
+    source = epath.Path(init_from) / "checkpoints"
     with ocp.CheckpointManager(source, item_names=("state",)) as mngr:
         step = mngr.latest_step()
         if step is None:
@@ -104,15 +162,32 @@ def load_initial_params(config: ml_collections.ConfigDict, state: state_lib.Trai
                 f"config.train.init_from: {source} holds no checkpoint; point it at the workdir "
                 f"of a finished run")
         saved = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    base = _plain_arrays(saved["state"]["params"])
+    return _plain_arrays(saved["state"]), f"{source} (step {step})"
+
+
+def load_initial_params(config: ml_collections.ConfigDict, setup: Setup,
+                        state: state_lib.TrainState) -> state_lib.TrainState:
+    """Fine-tuning and LoRA start from the parameters of the run in `train.init_from` (its latest
+    checkpoint); from-scratch runs keep their initialisation. An arm may load its own way
+    (its optional `load_initial_params(state, config)`, e.g. the heads arm's backbone)."""
+    own = getattr(setup.arm, "load_initial_params", None)
+    if own is not None:
+        try:
+            return own(state, config)
+        except ValueError as e:
+            raise config_checks.ConfigError(str(e)) from None
+    if config.train.mode == "scratch":
+        return state
+    saved, where = latest_saved_state(config.train.init_from)
+    base = saved["params"]
     target = state.frozen if config.train.mode == "lora" else state.params
     pure = target.to_pure_dict() if hasattr(target, "to_pure_dict") else target
     if jax.tree.structure(pure) != jax.tree.structure(base):
         raise config_checks.ConfigError(
-            f"config.train.init_from: the parameters in {source} (step {step}) do not have this "
-            f"model's shapes; use the same model preset as that run")
+            f"config.train.init_from: the parameters in {where} do not have this model's shapes; "
+            f"use the same model preset as that run")
     loaded = jax.tree.map(lambda new, old: jax.device_put(np.asarray(new, old.dtype), old.sharding)
-                          if new.shape == old.shape else _shape_error(source), base, pure)
+                          if new.shape == old.shape else _shape_error(where), base, pure)
     nnx.replace_by_pure_dict(target, loaded)
     return state.replace(**({"frozen": target} if config.train.mode == "lora" else
                             {"params": target}))

@@ -1,5 +1,11 @@
 """The optimizer of a run: AdamW with linear warmup then cosine decay, global-norm clipping.
 
+The learning rate is not inside the compiled step: `create` is AdamW up to the final scaling,
+and the step multiplies by the schedule's value, which the loop computes on the host
+(`learning_rate(config, step)`) and passes in. So the step's program does not depend on
+train.steps or the schedule, and runs that differ only in those (a scaling grid's data sizes)
+share one compilation through the persistent compilation cache.
+
 With `train.on_nonfinite = "skip"` the whole update is wrapped in `optax.apply_if_finite`: a step
 whose gradients are not finite leaves parameters and moments unchanged and is counted
 (`skipped_steps` in the metrics). Weight decay applies to matrices only, not to biases, norm
@@ -7,6 +13,7 @@ scales or other vectors, as usual for transformers.
 """
 import jax
 import ml_collections
+import numpy as np
 import optax
 
 # Effectively "never give up": a run that only produces non-finite steps is stopped by the loop
@@ -23,6 +30,11 @@ def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
         end_value=train.learning_rate * train.end_lr_fraction)
 
 
+def learning_rate(config: ml_collections.ConfigDict, step: int) -> np.float32:
+    """The learning rate of the update that takes the state from `step` to `step + 1`."""
+    return np.float32(learning_rate_schedule(config)(step))
+
+
 def _is_matrix(params):
     return jax.tree.map(lambda p: p.ndim >= 2, params)
 
@@ -31,8 +43,9 @@ def create(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
     train = config.train
     tx = optax.chain(
         optax.clip_by_global_norm(train.grad_clip_norm),
-        optax.adamw(learning_rate_schedule(config), b1=train.b1, b2=train.b2,
-                    weight_decay=train.weight_decay, mask=_is_matrix))
+        # optax.adamw without its last link, scale_by_learning_rate (train_step applies -lr)
+        optax.scale_by_adam(b1=train.b1, b2=train.b2),
+        optax.add_decayed_weights(train.weight_decay, mask=_is_matrix))
     if train.on_nonfinite == "skip":
         tx = optax.apply_if_finite(tx, max_consecutive_errors=_MAX_CONSECUTIVE_SKIPS)
     return tx

@@ -35,6 +35,16 @@ def write(workdir: str, results: dict) -> epath.Path:
     return path
 
 
+SAMPLES_FILENAME = "generated_reports.json"
+
+
+def write_samples(workdir: str, samples: list[dict]) -> epath.Path:
+    """The evaluation's generated reports beside their references, for reading, not for analysis."""
+    path = epath.Path(workdir) / SAMPLES_FILENAME
+    atomic_write(path, json.dumps(samples, indent=1).encode())
+    return path
+
+
 def read(workdir: str) -> dict:
     return json.loads((epath.Path(workdir) / FILENAME).read_text())
 

@@ -2,15 +2,14 @@
 
 The counters are saved in every checkpoint (a small JSON item), so a resumed run reports the
 totals of the whole run, not of its last attempt. FLOPs are analytic
-(`usjax.models.flops.train_flops_per_example` at the padded shapes the compiled step computes), so
-C does not depend on the hardware.
+(the arm's `flops_per_example`, at the padded shapes the compiled step computes), so C does not
+depend on the hardware.
 """
 import dataclasses
 import time
 
 import ml_collections
 
-from usjax.models import flops as flops_lib
 from usjax.train import mfu as mfu_lib
 
 
@@ -24,11 +23,11 @@ class Counters:
 
 
 class RunAccounting:
-    def __init__(self, config: ml_collections.ConfigDict, mcfg, num_devices: int):
+    def __init__(self, config: ml_collections.ConfigDict, setup, num_devices: int):
+        """setup: usjax.train.model_setup.Setup (its arm counts the FLOPs)."""
         d = config.data
-        self.tokens_per_view = mcfg.tokens_per_view(d.image_size)
-        self.flops_per_example = float(flops_lib.train_flops_per_example(
-            dataclasses.replace(mcfg, image_size=d.image_size), d.text_len, d.max_images))
+        self.tokens_per_view = setup.mcfg.tokens_per_view(d.image_size)
+        self.flops_per_example = setup.arm.flops_per_example(setup.mcfg, config)
         self.batch_size = d.batch_size
         self.num_devices = num_devices
         self.counters = Counters()

@@ -34,14 +34,16 @@ def trainable_filters(mode: str) -> tuple[Any, Any]:
     return nnx.Param, nnx.Nothing
 
 
-def split(model: nnx.Module, mode: str) -> tuple[nnx.GraphDef, nnx.State, nnx.State, nnx.State]:
-    trainable, frozen = trainable_filters(mode)
+def split(model: nnx.Module, filters: tuple[Any, Any]
+          ) -> tuple[nnx.GraphDef, nnx.State, nnx.State, nnx.State]:
+    """filters: (trainable, frozen), e.g. trainable_filters(mode) or an arm's own."""
+    trainable, frozen = filters
     return nnx.split(model, trainable, frozen, ...)
 
 
-def create(model: nnx.Module, mode: str, tx: optax.GradientTransformation
+def create(model: nnx.Module, filters: tuple[Any, Any], tx: optax.GradientTransformation
            ) -> tuple[nnx.GraphDef, TrainState]:
-    graphdef, params, frozen, rest = split(model, mode)
+    graphdef, params, frozen, rest = split(model, filters)
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params, frozen=frozen, rest=rest,
                        opt_state=tx.init(params))
     return graphdef, state

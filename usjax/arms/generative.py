@@ -1,0 +1,68 @@
+"""The default arm: the vision-language model (dense or mixture-of-experts) trained on next-token
+prediction of reports, VQA answers and classification answers.
+
+The arm contract (every module in usjax/arms provides these names):
+    INPUT_KEYS                      batch keys the model reads
+    build_model(mcfg, config, rngs) the nnx model
+    trainable_filters(config)       (trainable, frozen) nnx filters
+    loss_sums(model, batch, config) (loss_sum, sums): sums["weight"] is the loss's denominator
+                                    (summed over micro-batches); every other sum is logged as
+                                    train/<key> = sum / weight; the optional sums["val_loss"] is
+                                    what validation reports instead of loss_sum (here: the language
+                                    model loss without the router's auxiliary loss)
+    flops_per_example(mcfg, config) analytic training FLOPs of one example at the padded shapes
+    evaluate(model, ctx)            the shared table (usjax.arms.context.EvalContext): retrieval
+                                    R@k and per-dimension classification
+"""
+import dataclasses
+
+import jax.numpy as jnp
+from flax import nnx
+
+from usjax import taxonomy
+from usjax.models import flops, vlm
+from usjax.train import state as state_lib
+from usjax.train.loss import next_token_loss
+
+INPUT_KEYS = ("images", "image_mask", "tokens", "loss_mask", "text_mask", "labels")
+# MoE routing may be conditioned on the exam's body system, metadata known at inference too.
+REGION_DIM = taxonomy.DIMENSIONS.index("system")
+
+
+def build_model(mcfg, config, rngs: nnx.Rngs) -> vlm.VisionLanguageModel:
+    return vlm.VisionLanguageModel(mcfg, rngs=rngs)
+
+
+def trainable_filters(config):
+    return state_lib.trainable_filters(config.train.mode)
+
+
+def region(model, batch):
+    return batch["labels"][:, REGION_DIM] if model.cfg.moe.region_routing else None
+
+
+def loss_sums(model, batch, config):
+    logits, aux = model.forward(batch["images"], batch["image_mask"], batch["tokens"],
+                                batch["text_mask"], region(model, batch))
+    mean_loss, metrics = next_token_loss(logits, batch["tokens"], batch["loss_mask"])
+    tokens = batch["loss_mask"].sum()
+    lm_sum = mean_loss * tokens
+    sums = {"weight": tokens, "hits": metrics["accuracy"] * tokens, "val_loss": lm_sum}
+    if model.cfg.moe.experts == 0:
+        return lm_sum, sums
+    balance = aux["load_balance_loss"]
+    sums["moe/load_balance_loss"] = balance * tokens
+    sums["moe/dropped_fraction"] = aux["dropped_tokens"] / jnp.maximum(
+        aux["routed_tokens"], 1.0) * tokens
+    return lm_sum + model.cfg.moe.aux_loss_coef * balance * tokens, sums
+
+
+def flops_per_example(mcfg, config) -> float:
+    d = config.data
+    return float(flops.train_flops_per_example(dataclasses.replace(mcfg, image_size=d.image_size),
+                                               d.text_len, d.max_images))
+
+
+def evaluate(model, ctx) -> dict[str, float]:
+    from usjax.arms import likelihood  # the scoring needs the tokenizer's tasks; only at eval
+    return likelihood.shared_table(model, ctx)
