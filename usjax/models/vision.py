@@ -32,6 +32,12 @@ def patchify(images_NHWC, patch: int):
 
 
 class VisionBlock(nnx.Module):
+    """Pre-norm ViT block. Optional adapter hook: `attn_adapter` / `mlp_adapter` (None unless an
+    arm attaches one, e.g. usjax.arms.heads_adapters) map the residual stream [N, P, W] to itself
+    right after the attention / MLP residual add; their parameters are stacked over the layers
+    like the block's. Without adapters the parameter tree and the outputs are exactly the
+    plain block's (None attributes hold no state)."""
+
     def __init__(self, cfg: ModelConfig, stack, dtype, rngs):
         v = cfg.vision
         w = v.width
@@ -44,6 +50,8 @@ class VisionBlock(nnx.Module):
                          dtype=dtype, rngs=rngs)
         self.fc2 = Dense(v.mlp_ratio * w, w, ("vit_mlp", "vit_embed"), use_bias=True, stack=stack,
                          dtype=dtype, rngs=rngs)
+        self.attn_adapter = nnx.data(None)
+        self.mlp_adapter = nnx.data(None)
 
     def __call__(self, x_NPW, angles_PF, key=None):
         keys = [None] * 4 if key is None else list(jax.random.split(key, 4))
@@ -51,9 +59,14 @@ class VisionBlock(nnx.Module):
         qkv = self.qkv(self.norm1(x_NPW), keys[0]).reshape(N, P, 3, self.heads, W // self.heads)
         q, k, v = rotary.rotate(qkv[:, :, 0], angles_PF), rotary.rotate(qkv[:, :, 1], angles_PF), qkv[:, :, 2]
         x_NPW = x_NPW + self.proj(dot_attention(q, k, v), keys[1])
+        if self.attn_adapter is not None:
+            x_NPW = self.attn_adapter(x_NPW)
         hidden = self.fc1(self.norm2(x_NPW), keys[2])
         hidden = hidden * jax.nn.sigmoid(1.702 * hidden)  # QuickGELU, as in Qwen2-VL's vision MLP
-        return constrain(x_NPW + self.fc2(hidden, keys[3]), ("batch", "length", "act_embed"))
+        x_NPW = x_NPW + self.fc2(hidden, keys[3])
+        if self.mlp_adapter is not None:
+            x_NPW = self.mlp_adapter(x_NPW)
+        return constrain(x_NPW, ("batch", "length", "act_embed"))
 
 
 class VisionEncoder(nnx.Module):
