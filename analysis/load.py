@@ -10,6 +10,8 @@ Columns of the table:
   tokens, C      tokens seen, analytic training FLOPs (`flops`)
   loss           final validation loss (the one the laws fit); best_val_loss also kept
   arm            the ablation arm (from tags["arm"]; "baseline" when a sweep sets no arm)
+  arm_module     the model family that trained it (config["arm"], e.g. "generative"; "" when the
+                 results.json has no config): losses of different families are not comparable
   tag/<name>     every variant tag;  metric/<name>  every eval metric (nested dicts joined by "/")
 """
 import json
@@ -68,6 +70,7 @@ def _run_row(path: epath.Path, sweep_dir: epath.Path) -> dict:
   metrics = record.get("metrics") or {}
   if not isinstance(tags, dict) or not isinstance(metrics, dict):
     raise AnalysisInputError(f"{path}: 'tags' and 'metrics' must be JSON objects")
+  config = record.get("config")
   row = {
       "run": str(path.parent.relative_to(sweep_dir)) if path.parent != sweep_dir else ".",
       "N": _number(path, record, "n_params_non_embedding"),
@@ -81,6 +84,7 @@ def _run_row(path: epath.Path, sweep_dir: epath.Path) -> dict:
       "steps": record.get("steps"),
       "config_hash": record.get("config_hash"),
       "arm": str(tags.get("arm", DEFAULT_ARM)),
+      "arm_module": str(config.get("arm", "")) if isinstance(config, dict) else "",
   }
   for name, value in tags.items():
     row[f"tag/{name}"] = value
@@ -124,6 +128,7 @@ def load_csv(path) -> pd.DataFrame:
   if "C" not in table.columns:
     table["C"] = 6.0 * table["N"] * table["D"]
   table["arm"] = table["arm"].astype(str) if "arm" in table.columns else DEFAULT_ARM
+  table["arm_module"] = ""  # a CSV's losses are taken as comparable across arms
   if "run" not in table.columns:
     table["run"] = [f"row{index + 2}" for index in range(len(table))]  # CSV line numbers
   return table

@@ -107,27 +107,6 @@ def value_and_grad_numpy(x_SP, active_S, log_x_NK, log_y_SN, weight_SN):
       grad_SP[rows, num_axes + 1 + k] = -np.einsum("an,an,n->a", slope_AN, term_weight_AN,
                                                    log_x_NK[:, k])
   return value_S, grad_SP
-  x_AP, weight_AN, log_y_AN = x_SP[rows], weight_SN[rows], log_y_SN[rows]
-  num_axes = log_x_NK.shape[1]
-  coeffs_AK, e_A, exps_AK = x_AP[:, :num_axes], x_AP[:, num_axes], x_AP[:, num_axes + 1:]
-  terms_ANT = np.concatenate([coeffs_AK[:, None, :] - exps_AK[:, None, :] * log_x_NK[None],
-                              np.broadcast_to(e_A[:, None, None], (len(rows), len(log_y_N), 1))],
-                             axis=-1)
-  peak_AN = terms_ANT.max(axis=-1)  # shift before exp: no overflow however far a trial step goes
-  softmax_ANT = np.exp(terms_ANT - peak_AN[..., None])
-  total_AN = softmax_ANT.sum(axis=-1)
-  softmax_ANT /= total_AN[..., None]
-  residual_AN = peak_AN + np.log(total_AN) - np.asarray(log_y_N)
-  magnitude_AN = np.abs(residual_AN)
-  quadratic_part_AN = np.minimum(magnitude_AN, HUBER_DELTA)
-  huber_AN = 0.5 * quadratic_part_AN**2 + HUBER_DELTA * (magnitude_AN - quadratic_part_AN)
-  value_S[rows] = np.sum(weight_AN * huber_AN, axis=-1)
-  slope_AN = weight_AN * np.clip(residual_AN, -HUBER_DELTA, HUBER_DELTA)  # d loss / d log L
-  d_terms_AT = np.einsum("an,ant->at", slope_AN, softmax_ANT)
-  grad_SP[rows, :num_axes + 1] = d_terms_AT
-  grad_SP[rows, num_axes + 1:] = -np.einsum("an,ank,nk->ak", slope_AN,
-                                            softmax_ANT[..., :num_axes], log_x_NK)
-  return value_S, grad_SP
 
 
 # The callback runs on an XLA thread where the caller's scoped `enable_x64` does not hold: JAX would

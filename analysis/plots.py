@@ -6,6 +6,7 @@ Every figure: log-log axes where sizes span decades, labelled axes with units, a
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -213,3 +214,105 @@ def metric_curve(table, column, law, out_dir, stem) -> str:
   axis.legend(fontsize=8)
   axis.grid(True, which="both", alpha=0.3)
   return save(figure, out_dir, stem)
+
+
+def _finite(values) -> np.ndarray:
+  """fit.json's spellings (None for NaN, "inf" strings) as floats."""
+  return np.array([np.nan if v is None else float(v) for v in values], np.float64)
+
+
+def dva_curves(result: dict, out_dir) -> str:
+  """Per shared metric: the baseline's runs, its fitted curve over D with the 95% band, and each
+  arm's mean metric at its sizes (hollow where its D_eff is beyond the baseline's range)."""
+  entries = [(column, entry) for column, entry in result["metrics"].items() if "baseline" in entry]
+  figure, axes = plt.subplots(1, len(entries), figsize=(5.5 * len(entries), 4.5), squeeze=False)
+  arms = sorted({row["arm"] for _, entry in entries for row in entry["arms"]})
+  colours = dict(zip(arms, plt.cm.tab10(np.arange(len(arms)) % 10)))
+  for axis, (column, entry) in zip(axes[0], entries):
+    base, curve = entry["baseline"], entry["baseline"]["curve"]
+    axis.scatter(base["points"]["D"], _finite(base["points"]["metric"]), color="black", s=16,
+                 label="baseline runs", zorder=3)
+    axis.plot(curve["D"], _finite(curve["fit"]), color="black", lw=1.5,
+              label=f"baseline fit E + c D^-alpha (alpha={base['alpha']:.2g})")
+    axis.fill_between(curve["D"], _finite(curve["lo_95"]), _finite(curve["hi_95"]),
+                      color="black", alpha=0.12, lw=0, label="95% bootstrap band")
+    for row in entry["arms"]:
+      d = [size["D"] for size in row["sizes"]]
+      metric = _finite([size["metric"] for size in row["sizes"]])
+      inside = np.array([size["range"] == "in range" for size in row["sizes"]])
+      colour = colours[row["arm"]]
+      axis.plot(d, metric, color=colour, lw=0.8, alpha=0.6)
+      axis.scatter(np.array(d)[inside], metric[inside], color=colour, s=30, label=row["arm"],
+                   zorder=4)
+      axis.scatter(np.array(d)[~inside], metric[~inside], facecolors="none", edgecolors=colour,
+                   s=30, zorder=4)
+    axis.set_xscale("log")
+    axis.set_xlabel("D: training exams (log scale)")
+    axis.set_ylabel(f"{entry['name']} (metric units)")
+    axis.set_title(f"{entry['name']} vs data size")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7)
+  figure.suptitle("Data vs architecture: arms at matched compute against the baseline's data curve"
+                  " (hollow: beyond the baseline's range)")
+  return save(figure, out_dir, "dva_curves")
+
+
+def dva_multipliers(result: dict, out_dir) -> str:
+  """Per shared metric: each arm's effective data multiplier (median over sizes) with its 80%
+  (thick) and 95% (thin) bootstrap intervals, on a log axis; 1 = worth the same as the data."""
+  entries = [(column, entry) for column, entry in result["metrics"].items() if entry["arms"]]
+  arms = sorted({row["arm"] for _, entry in entries for row in entry["arms"]})
+  figure, axes = plt.subplots(1, len(entries), figsize=(5 * len(entries), 1.4 + 0.5 * len(arms)),
+                              squeeze=False, sharey=True)
+  for axis, (column, entry) in zip(axes[0], entries):
+    for row in entry["arms"]:
+      y = arms.index(row["arm"])
+      stat = row["multiplier"]
+      value, lo80, hi80, lo95, hi95 = _finite(
+          [stat["value"], stat["lo_80"], stat["hi_80"], stat["lo_95"], stat["hi_95"]])
+      flagged = bool(row["beyond_range"])
+      for low, high, width in ((lo95, hi95, 1.2), (lo80, hi80, 4.0)):
+        if np.isfinite(low) and np.isfinite(high):
+          axis.plot([low, high], [y, y], color="C0", lw=width, solid_capstyle="butt")
+        elif np.isfinite(low):  # unbounded above: an arrow to the edge
+          axis.annotate("", (1.0, y), (low, y), xycoords=("axes fraction", "data"),
+                        textcoords="data", arrowprops=dict(arrowstyle="->", color="C0", lw=width))
+      if np.isfinite(value):
+        axis.scatter([value], [y], color="white" if flagged else "C0", edgecolors="C0", s=40,
+                     zorder=3)
+      else:
+        axis.annotate(f"{value:g}", (0.95, y), xycoords=("axes fraction", "data"), fontsize=8,
+                      ha="right", va="center")
+    axis.axvline(1.0, color="black", ls="--", lw=0.8)
+    axis.set_xscale("log")
+    _multiplier_ticks(axis, entry["arms"])
+    axis.set_xlabel("effective data multiplier D_eff / D\n(x baseline data, log scale)")
+    axis.set_title(entry["name"], fontsize=9)
+    axis.grid(True, which="both", alpha=0.3)
+  axes[0][0].set_yticks(range(len(arms)), arms)
+  axes[0][0].set_ylim(-0.7, len(arms) - 0.3)
+  axes[0][0].scatter([], [], color="C0", s=40, label="median over sizes")
+  axes[0][0].scatter([], [], color="white", edgecolors="C0", s=40, label="some sizes extrapolated")
+  axes[0][0].plot([], [], color="C0", lw=4, label="80% interval")
+  axes[0][0].plot([], [], color="C0", lw=1.2, label="95% interval")
+  axes[0][0].legend(fontsize=7, loc="best")
+  figure.suptitle("Data vs architecture: what each arm is worth in baseline data (1 = dashed)",
+                  y=1.04)
+  return save(figure, out_dir, "dva_multipliers")
+
+
+def _multiplier_ticks(axis, rows):
+  """Limits around 1 and every finite value, with round-number ticks labelled plainly."""
+  values = _finite([stat for row in rows for stat in (row["multiplier"]["value"],
+                                                      row["multiplier"]["lo_95"],
+                                                      row["multiplier"]["hi_95"])] + [1.0])
+  values = values[np.isfinite(values) & (values > 0)]
+  low, high = values.min() / 1.25, values.max() * 1.25
+  axis.set_xlim(low, high)
+  candidates = sorted(m * 10.0**k for m in (1.0, 1.5, 2.0, 3.0, 5.0) for k in range(-4, 5))
+  ticks = [t for t in candidates if low <= t <= high]
+  if len(ticks) > 8:  # wide ranges: powers of ten only
+    ticks = [t for t in ticks if np.isclose(np.log10(t), np.round(np.log10(t)))] or ticks[::3]
+  axis.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+  axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

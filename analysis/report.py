@@ -6,7 +6,9 @@
 Python API (the sweep launcher calls it when a sweep ends):
   analysis.report.write_report(table_or_sweep_dir, out_dir, num_resamples=1000, holdout=3,
                                baseline_arm="baseline")
-Exits non-zero with one clear line when the runs cannot support a fit.
+Exits non-zero with one clear line when the runs cannot support a fit. A sweep with arms whose
+baseline has a single model size (experiments/data_vs_architecture.py) gets no joint law, but its
+"Data vs architecture at matched compute" section (analysis/data_vs_architecture.py).
 """
 import argparse
 import json
@@ -17,8 +19,8 @@ import numpy as np
 import pandas as pd
 from etils import epath
 
-from analysis import (ablation, bootstrap, checks, extrapolation, frontier, joint_law, load,
-                      metric_law, one_axis, plots)
+from analysis import (ablation, bootstrap, checks, data_vs_architecture, extrapolation, frontier,
+                      joint_law, load, metric_law, one_axis, plots)
 from analysis.load import AnalysisInputError
 from usjax.atomic import atomic_write
 
@@ -121,9 +123,22 @@ def _fmt(stat: dict, spec: str = ".4g") -> str:
 
 
 def _markdown(result: dict, images: dict) -> str:
+  lines = [f"# Scaling-law report: {result['source']}", ""]
+  if "joint_law_skipped" in result:
+    lines += [f"{result['runs']} runs; baseline arm `{result['baseline_arm']}` "
+              f"({result['baseline_runs']} runs). Joint law L(N, D) not fitted: "
+              f"{result['joint_law_skipped']}", ""]
+  else:
+    lines += _joint_markdown(result, images)
+  if "data_vs_architecture" in result:
+    lines.append(data_vs_architecture.markdown(result["data_vs_architecture"], images["dva"]))
+  lines += _metrics_markdown(result, images)
+  return "\n".join(lines) + "\n"
+
+
+def _joint_markdown(result: dict, images: dict) -> list[str]:
   level = int(round(100 * result["interval_level"]))
-  lines = [f"# Scaling-law report: {result['source']}", "",
-           f"{result['runs']} runs; joint law fitted on the {result['baseline_runs']} runs of arm "
+  lines = [f"{result['runs']} runs; joint law fitted on the {result['baseline_runs']} runs of arm "
            f"`{result['baseline_arm']}`. Intervals: {level}% bootstrap over runs "
            f"({result['recipe']['bootstrap_resamples']} resamples).", "",
            "## Joint law  L(N, D) = E + A / N^alpha + B / D^beta", "",
@@ -172,11 +187,16 @@ def _markdown(result: dict, images: dict) -> str:
                    "listed in fit.json).")
     lines.append("")
   if result["ablations"]:
-    lines += ["## Data vs architecture", "",
+    lines += ["## Data vs architecture: joint law", "",
               f"Against the `{result['baseline_arm']}` law; multipliers are medians over an arm's "
               "runs (how much more baseline data / model size reaches the arm's loss).", "",
               ablation.markdown_table(result["ablations"]), "", f"![ablation]({images['ablation']})",
               ""]
+  return lines
+
+
+def _metrics_markdown(result: dict, images: dict) -> list[str]:
+  lines = []
   if result["metrics"]:
     lines += ["## Eval metrics vs compute  m(C) = E + s A C^-alpha", "",
               "| metric | direction | E (limit) | A | alpha | note |", "|---|---|---|---|---|---|"]
@@ -188,7 +208,41 @@ def _markdown(result: dict, images: dict) -> str:
                      f"{law['alpha']:.4g} | |")
     lines += [""] + [f"![{name}]({image})" for name, image in zip(result["metrics"],
                                                                   images["metrics"])]
-  return "\n".join(lines) + "\n"
+  return lines
+
+
+def _joint_result(table, runs, baseline_arm, out_dir, *, num_resamples, holdout, level,
+                  seed) -> tuple[dict, dict]:
+  """The joint law, its frontier, extrapolation check, one-axis laws, joint-law ablations, plots."""
+  units = SWEEP_UNITS if "tokens" in table.columns else CSV_UNITS
+  fit = joint_law.fit(runs["N"], runs["D"], runs["loss"], num_resamples=num_resamples, seed=seed)
+  k = frontier.compute_per_n_d(runs["N"], runs["D"], runs["C"])
+  c_max = float(runs["C"].max())
+  budgets = np.array([float(runs["C"].min()), c_max, 10 * c_max, 100 * c_max])
+  check = extrapolation.holdout_check(runs, holdout)
+  held_mask = runs["run"].astype(str).isin(check.get("runs", [])).to_numpy()
+  arms = ablation.compare_arms(table, fit, baseline_arm, level, seed)
+  images = {
+      "loss_vs_D": plots.loss_curves(runs, fit, held_mask, out_dir, along="D", units=units),
+      "loss_vs_N": plots.loss_curves(runs, fit, held_mask, out_dir, along="N", units=units),
+      "isoflop": plots.isoflop(runs, fit, k, out_dir, units=units),
+      "frontier": plots.frontier_plot(runs, fit, k, out_dir, units=units),
+      "residuals": plots.residuals(runs, fit, held_mask, out_dir),
+  }
+  if arms:
+    images["ablation"] = plots.ablation_chart(arms, baseline_arm, out_dir)
+  result = {
+      **_parameter_summaries(fit, level),
+      "objective": fit.objective,
+      "bootstrap_failed_refits": int(np.sum(~np.isfinite(fit.sample_objectives))),
+      "recipe": fit.recipe, "compute_per_n_d": k,
+      "frontier": _frontier_table(fit, budgets, k, level, _tokens_per_d(runs)),
+      "extrapolation": check,
+      "one_axis": {"loss_vs_D_per_N": one_axis.fit_per_group(runs, "N", "D"),
+                   "loss_vs_N_per_D": one_axis.fit_per_group(runs, "D", "N")},
+      "ablations": arms,
+  }
+  return result, images
 
 
 def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.DEFAULT_RESAMPLES,
@@ -204,43 +258,39 @@ def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.
   else:
     table, source = load.load(table_or_sweep_dir), str(table_or_sweep_dir)
   runs, baseline_arm = _baseline_runs(table, baseline_arm)
-  checks.require_fittable(runs, f"{source} (arm {baseline_arm!r})")
+  has_arms = table["arm"].nunique() > 1
+  try:
+    checks.require_fittable(runs, f"{source} (arm {baseline_arm!r})")
+    joint_problem = None
+  except AnalysisInputError as error:
+    if not has_arms:
+      raise
+    joint_problem = error
+  dva = data_vs_architecture.compare(table, baseline_arm, num_resamples=num_resamples,
+                                     seed=seed) if has_arms else None
+  if joint_problem is not None and not dva["metrics"]:
+    raise joint_problem
   out_dir = epath.Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
-  units = SWEEP_UNITS if "tokens" in table.columns else CSV_UNITS
 
-  fit = joint_law.fit(runs["N"], runs["D"], runs["loss"], num_resamples=num_resamples, seed=seed)
-  k = frontier.compute_per_n_d(runs["N"], runs["D"], runs["C"])
-  c_max = float(runs["C"].max())
-  budgets = np.array([float(runs["C"].min()), c_max, 10 * c_max, 100 * c_max])
-  check = extrapolation.holdout_check(runs, holdout)
-  held_mask = runs["run"].astype(str).isin(check.get("runs", [])).to_numpy()
-  arms = ablation.compare_arms(table, fit, baseline_arm, level, seed)
-
-  images = {
-      "loss_vs_D": plots.loss_curves(runs, fit, held_mask, out_dir, along="D", units=units),
-      "loss_vs_N": plots.loss_curves(runs, fit, held_mask, out_dir, along="N", units=units),
-      "isoflop": plots.isoflop(runs, fit, k, out_dir, units=units),
-      "frontier": plots.frontier_plot(runs, fit, k, out_dir, units=units),
-      "residuals": plots.residuals(runs, fit, held_mask, out_dir),
-  }
-  if arms:
-    images["ablation"] = plots.ablation_chart(arms, baseline_arm, out_dir)
-  metrics, images["metrics"] = _metric_laws(runs, out_dir)
-
-  result = {
-      "source": source, "runs": int(len(table)), "baseline_arm": baseline_arm,
-      "baseline_runs": int(len(runs)), "interval_level": level,
-      **_parameter_summaries(fit, level),
-      "objective": fit.objective,
-      "bootstrap_failed_refits": int(np.sum(~np.isfinite(fit.sample_objectives))),
-      "recipe": fit.recipe, "compute_per_n_d": k,
-      "frontier": _frontier_table(fit, budgets, k, level, _tokens_per_d(runs)),
-      "extrapolation": check,
-      "one_axis": {"loss_vs_D_per_N": one_axis.fit_per_group(runs, "N", "D"),
-                   "loss_vs_N_per_D": one_axis.fit_per_group(runs, "D", "N")},
-      "ablations": arms, "metrics": metrics, "plots": images,
-  }
+  result = {"source": source, "runs": int(len(table)), "baseline_arm": baseline_arm,
+            "baseline_runs": int(len(runs)), "interval_level": level}
+  images = {}
+  if joint_problem is None:
+    joint, images = _joint_result(table, runs, baseline_arm, out_dir, num_resamples=num_resamples,
+                                  holdout=holdout, level=level, seed=seed)
+    result |= joint
+  else:
+    result["joint_law_skipped"] = str(joint_problem)
+  if dva is not None:
+    result["data_vs_architecture"] = dva
+    images["dva"] = {
+        "curves": plots.dva_curves(_json_ready(dva), out_dir) if any(
+            "baseline" in entry for entry in dva["metrics"].values()) else None,
+        "multipliers": plots.dva_multipliers(_json_ready(dva), out_dir) if any(
+            entry["arms"] for entry in dva["metrics"].values()) else None}
+  result["metrics"], images["metrics"] = _metric_laws(runs, out_dir)
+  result["plots"] = images
   result = _json_ready(result)
   atomic_write(out_dir / "fit.json", (json.dumps(result, indent=2, allow_nan=False) + "\n").encode())
   atomic_write(out_dir / "report.md", _markdown(result, images).encode())
@@ -269,8 +319,9 @@ def main(argv=None) -> int:
   except AnalysisInputError as error:
     print(f"analysis.report: error: {error}", file=sys.stderr)
     return 2
-  print(f"analysis.report: wrote {args.out}/report.md and fit.json "
-        f"(alpha={_fmt(result['alpha'])}, beta={_fmt(result['beta'])})")
+  summary = (f"alpha={_fmt(result['alpha'])}, beta={_fmt(result['beta'])}" if "alpha" in result
+             else "data vs architecture only: " + result["joint_law_skipped"])
+  print(f"analysis.report: wrote {args.out}/report.md and fit.json ({summary})")
   return 0
 
 

@@ -4,6 +4,9 @@ Runs with results.json are skipped; a run whose workdir exists without results i
 the same workdir, and the trainer resumes from its checkpoints there. A failing run does not stop the
 sweep: its output stays in `<workdir>/launch.log` and it is listed at the end. Ctrl-C sends SIGTERM
 to the running trainers (they checkpoint and exit), so the next launch resumes them.
+
+A run that refers to another with `run:<name>` (launch/sweep.py) gets that run's workdir, starts
+only once that run has its results.json, and fails without starting when that run failed.
 """
 import dataclasses
 import os
@@ -32,8 +35,27 @@ def train_argv(sweep: Sweep, run: Run, workdir: str, opts: LocalOptions,
                tag_flags: list[str]) -> list[str]:
     config_flag = f"--config={os.path.abspath(sweep.path)}" + (
         f":{sweep.config_arg}" if sweep.config_arg else "")
+    run = run.resolved(lambda name: os.path.abspath(layout.run_dir(opts.root, sweep.name, name)))
     return [sys.executable, "-m", opts.trainer, config_flag, f"--workdir={workdir}",
             *run.override_flags(), *tag_flags]
+
+
+def _next_run(todo: list[Run], failed: list[str], opts: LocalOptions, sweep: Sweep,
+              out: TextIO) -> tuple[Run | None, list[str]]:
+    """The first run in `todo` whose dependencies have results (removed from todo), and the runs
+    dropped from todo because a dependency failed (their names, already reported)."""
+    dropped = []
+    for run in list(todo):
+        lost = [name for name in run.dependencies if name in failed or name in dropped]
+        if lost:
+            todo.remove(run)
+            dropped.append(run.name)
+            print(f"FAILED {run.name}: not started, the run it depends on ({lost[0]}) failed",
+                  file=out, flush=True)
+        elif all(layout.has_results(opts.root, sweep.name, name) for name in run.dependencies):
+            todo.remove(run)
+            return run, dropped
+    return None, dropped
 
 
 def run_all(sweep: Sweep, opts: LocalOptions, tag_flags: Callable[[Run], list[str]],
@@ -61,9 +83,16 @@ def run_all(sweep: Sweep, opts: LocalOptions, tag_flags: Callable[[Run], list[st
                     print(_failure_line(opts.root, sweep.name, name, proc.returncode), file=out,
                           flush=True)
             while todo and len(running) < opts.parallel:
-                run = todo.pop(0)
+                run, dropped = _next_run(todo, failed, opts, sweep, out)
+                failed += dropped
+                progress.failed += len(dropped)
+                if run is None:  # the rest waits for the runs it depends on
+                    break
                 running[run.name] = (_start(sweep, run, opts, tag_flags(run)), time.time())
                 progress.running[run.name] = running[run.name][1]
+            if todo and not running:  # cannot happen with a valid sweep: say so, do not spin
+                raise RuntimeError(f"runs {[r.name for r in todo][:3]} wait for runs that are "
+                                   "neither finished nor scheduled")
             if progress.state() != last_state or time.time() - last_print > HEARTBEAT_SECONDS:
                 print(progress.line(), file=out, flush=True)
                 last_state, last_print = progress.state(), time.time()

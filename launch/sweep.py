@@ -22,7 +22,14 @@ A sweep file is an ordinary experiment file (`experiments/X.py`) with two functi
   `<sweep>` is the sweep file's stem.
 - A run's tags (passed to the trainer, stored in results.json) are the product values under the
   key's last component plus `arm`: {"preset": "s1", "train_exams": 100, "seed": 0, "arm": "baseline"}.
-- `--sweep=experiments/X.py:arg` passes `arg` to `get_config`, as `--config=` does for the trainer.
+- `get_sweep()` may instead return a list of such dicts: the runs are the union of their runs
+  (each dict with its own arms, e.g. per-data-size overrides); names must stay unique across them.
+- `--sweep=experiments/X.py:arg` passes `arg` to `get_config`, as `--config=` does for the trainer,
+  and to `get_sweep(arg)` when get_sweep takes an argument (a grid that depends on it).
+- A string override value `run:<name>` names another run of the same sweep (e.g.
+  `"train.init_from": "run:d77-seed0-baseline"`): the backends pass that run's workdir instead,
+  run it first and never at the same time as the runs that depend on it. Runs are listed with
+  every run after the runs it depends on.
 - Optional `prepare(config)` in the sweep file runs once, locally, before the local backend starts
   the runs (e.g. it builds the corpus so that parallel runs do not race to build it).
 - Tags reach the trainer's locked config only if declared: `tags.declare(config, get_sweep())`
@@ -30,11 +37,13 @@ A sweep file is an ordinary experiment file (`experiments/X.py`) with two functi
 """
 import dataclasses
 import importlib.util
+import inspect
 import itertools
 import os
 import re
-from typing import Any
+from typing import Any, Callable
 
+RUN_REFERENCE = "run:"  # an override value naming another run of the sweep: its workdir
 DEFAULT_ARMS = {"baseline": {}}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -51,6 +60,21 @@ class Run:
 
     def override_flags(self) -> list[str]:
         return [f"--config.{key}={format_value(value)}" for key, value in self.overrides]
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """Names of the runs this run's overrides refer to with `run:<name>`."""
+        return tuple(value[len(RUN_REFERENCE):] for _, value in self.overrides
+                     if isinstance(value, str) and value.startswith(RUN_REFERENCE))
+
+    def resolved(self, workdir_of: Callable[[str], str]) -> "Run":
+        """This run with every `run:<name>` value replaced by `workdir_of(name)`."""
+        def value_of(value):
+            if isinstance(value, str) and value.startswith(RUN_REFERENCE):
+                return workdir_of(value[len(RUN_REFERENCE):])
+            return value
+        return dataclasses.replace(self, overrides=tuple(
+            (key, value_of(value)) for key, value in self.overrides))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,12 +122,25 @@ def load(spec: str) -> Sweep:
     if not callable(getattr(module, "get_sweep", None)):
         raise SweepError(f"{path}: defines no grid; add get_sweep() returning "
                          "dict(product={'model.preset': [...], ...}, arms={...})")
-    grid = module.get_sweep()
+    takes_arg = bool(inspect.signature(module.get_sweep).parameters)
+    try:
+        grid = module.get_sweep(config_arg) if takes_arg else module.get_sweep()
+    except Exception as e:  # the user's code: name the file and the argument, in one line
+        raise SweepError(f"{path}: get_sweep({config_arg!r}) failed: {type(e).__name__}: {e}"
+                         ) from e
     name = os.path.splitext(os.path.basename(path))[0]
     return Sweep(path=path, config_arg=config_arg, name=name, runs=expand(grid, path))
 
 
 def expand(grid: Any, where: str) -> tuple[Run, ...]:
+    """The runs of a grid (or of a list of grids), every run after the runs it depends on."""
+    grids = grid if isinstance(grid, list) and grid else [grid]
+    runs = [run for one in grids for run in _expand_one(one, where)]
+    _check_unique([run.name for run in runs], where)
+    return _dependencies_first(runs, where)
+
+
+def _expand_one(grid: Any, where: str) -> list[Run]:
     if not isinstance(grid, dict) or not grid.get("product"):
         raise SweepError(f"{where}: get_sweep() must return dict(product={{config key: [values]}}, "
                          f"arms=...); got {grid!r:.80}")
@@ -114,10 +151,32 @@ def expand(grid: Any, where: str) -> tuple[Run, ...]:
     products = grid["product"] if isinstance(grid["product"], list) else [grid["product"]]
     arms = grid.get("arms") or DEFAULT_ARMS
     names = grid.get("names") or {}
-    runs = [_make_run(combo, arm, arms[arm], names)
+    return [_make_run(combo, arm, arms[arm], names)
             for product in products for combo in _combinations(product, where) for arm in arms]
-    _check_unique([run.name for run in runs], where)
-    return tuple(runs)
+
+
+def _dependencies_first(runs: list[Run], where: str) -> tuple[Run, ...]:
+    """Stable order in which each run comes after the runs it names with `run:<name>`; unknown
+    names and cycles are errors."""
+    by_name = {run.name: run for run in runs}
+    for run in runs:
+        for needed in run.dependencies:
+            if needed not in by_name:
+                raise SweepError(f"{where}: run {run.name} refers to {RUN_REFERENCE}{needed}, "
+                                 "which is not a run of this sweep; use one of its run names")
+    ordered: list[Run] = []
+    placed: set[str] = set()
+    while len(ordered) < len(runs):
+        ready = [run for run in runs if run.name not in placed
+                 and all(needed in placed for needed in run.dependencies)]
+        if not ready:
+            stuck = sorted(run.name for run in runs if run.name not in placed)
+            raise SweepError(f"{where}: runs {stuck[:3]} depend on each other in a cycle "
+                             f"({RUN_REFERENCE}<name> references); break the cycle")
+        # Take the earliest ready run, so a sweep without references keeps its written order.
+        ordered.append(ready[0])
+        placed.add(ready[0].name)
+    return tuple(ordered)
 
 
 def _combinations(product: dict, where: str):

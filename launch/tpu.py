@@ -7,6 +7,10 @@ under the local root. When a run's command fails and the slice is no longer heal
 suspended, gone), the slice is deleted, re-queued and set up again, and the same run restarts: the
 trainer resumes from its last checkpoint in the bucket. The slice is deleted at the end, also on
 errors, unless --keep_slice.
+
+The runs go in the sweep's order, in which every run comes after the runs it refers to with
+`run:<name>` (launch/sweep.py); such a reference becomes that run's gs:// workdir, and a run whose
+reference failed is not started.
 """
 import dataclasses
 import os
@@ -106,7 +110,12 @@ class TpuBackend:
             self._acquire()
             self._setup()
             for run in pending:
-                if not self._train(run):
+                lost = [name for name in run.dependencies if name in failed]
+                if lost:
+                    self.ex.note(f"{run.name}: FAILED, not started: the run it depends on "
+                                 f"({lost[0]}) failed")
+                    failed.append(run.name)
+                elif not self._train(run):
                     failed.append(run.name)
         finally:
             if not self.opts.keep_slice:
@@ -183,7 +192,10 @@ class TpuBackend:
     def _train(self, run: Run) -> bool:
         """Trains one run to its results.json, re-queueing the slice when it is lost."""
         workdir = remote_workdir(self.opts, self.sweep, run)
-        command = train_command(self.sweep, run, workdir, self.config_path, self.tag_flags(run))
+        runs = {r.name: r for r in self.sweep.runs}
+        resolved = run.resolved(lambda name: remote_workdir(self.opts, self.sweep, runs[name]))
+        command = train_command(self.sweep, resolved, workdir, self.config_path,
+                                self.tag_flags(run))
         log = None
         if not self.ex.dry:
             local = layout.run_dir(self.root, self.sweep.name, run.name)
