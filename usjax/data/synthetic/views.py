@@ -80,7 +80,6 @@ def _try_views(order, spec_index, spec, views, occupied, organ_id, full_section,
     profile = ORGAN_PROFILES[organ_id]
     for v in order:
         view = views[v]
-        size = view.organ_top.shape[0]
         diameter_px = lesion.size_mm * scale / view.mm_per_pixel
         centre_row = spec.depth_fraction * profile.depth_mm / view.mm_per_pixel
         placed = placement.place(spec_index, spec, diameter_px, centre_row,
