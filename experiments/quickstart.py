@@ -38,6 +38,7 @@ def get_config(arg=None):
     c.eval.every_steps = 1_000_000  # validation loss at the end only
     c.eval.loss_batches = 6         # 96 of the 107 validation exams
     c.eval.generate_exams = 0       # loss only: generation is the slow part of evaluation
+    c.eval.arm_exams = 0            # and no retrieval/classification table (likelihood scoring)
     c.checkpoint.every_steps = 200
     return tags.declare(c, get_sweep())
 
