@@ -41,6 +41,7 @@ import math
 import ml_collections
 
 from experiments import base
+from launch import sweep as sweep_lib
 from launch import tags
 
 
@@ -153,14 +154,7 @@ def baseline_steps(size: Size, exams: int) -> int:
 
 def with_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_collections.ConfigDict:
     """A copy of config with dotted-key overrides applied (as the trainer's --config.a.b= flags)."""
-    config = config.copy_and_resolve_references()
-    for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return config
+    return sweep_lib.apply_overrides(config.copy_and_resolve_references(), overrides.items())
 
 
 def flops_per_example(config: ml_collections.ConfigDict) -> float:

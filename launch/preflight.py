@@ -70,14 +70,7 @@ LEARNING_RATE = jax.ShapeDtypeStruct((), jnp.float32)
 
 def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
     """The config the trainer would see: the sweep's get_config(arg) plus the run's overrides."""
-    config = sweep_lib.base_config(sweep)
-    for key, value in run.overrides:
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return config
+    return sweep_lib.apply_overrides(sweep_lib.base_config(sweep), run.overrides)
 
 
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:

@@ -224,6 +224,18 @@ def base_config(sweep: Sweep):
                          f"{type(e).__name__}: {e}") from e
 
 
+def apply_overrides(config, overrides):
+    """`config` with dotted-key overrides ((key, value) pairs, as the trainer's --config.a.b=
+    flags) set in place; returns it."""
+    for key, value in overrides:
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return config
+
+
 def check_overrides(sweep: Sweep, config) -> None:
     """Every override names an existing config key, so typos fail here, not after hours of queue."""
     for run in sweep.runs:

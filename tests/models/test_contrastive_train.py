@@ -8,18 +8,10 @@ from usjax.train import loop
 
 
 def test_contrastive_arm_trains_through_the_loop(tiny_corpus, tmp_path):
-    name, data_dir = tiny_corpus
-    config = train_tiny_config.get_config()
-    config.arm = "contrastive"
-    config.data.name, config.data.data_dir = name, data_dir
-    config.data.tasks = {"report": 1.0}  # the text tower reads [report prompt][report][end]
-    config.contrastive.embed_dim = 16
-    config.contrastive.graph_hidden = 16
-    config.train.steps = 4
-    config.eval.every_steps = 4
-    config.eval.generate_exams = 0
-    config.eval.arm_exams = 8
-    config.checkpoint.every_steps = 4
+    # the text tower reads [report prompt][report][end]
+    config = train_tiny_config.arm_run_config(
+        tiny_corpus, "contrastive", **{"data.tasks": {"report": 1.0},
+                                       "contrastive.embed_dim": 16, "contrastive.graph_hidden": 16})
     summary = loop.run(config, str(tmp_path))
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["steps"] == 4 and written["tags"] == summary["tags"]

@@ -8,17 +8,8 @@ from usjax.train import loop
 
 
 def test_heads_arm_trains_through_the_loop(tiny_corpus, tmp_path):
-    name, data_dir = tiny_corpus
-    config = train_tiny_config.get_config()
-    config.arm = "heads"
-    config.data.name, config.data.data_dir = name, data_dir
-    config.data.with_masks = True
-    config.heads.adapter_width = 8
-    config.train.steps = 4
-    config.eval.every_steps = 4
-    config.eval.generate_exams = 0
-    config.eval.arm_exams = 8
-    config.checkpoint.every_steps = 4
+    config = train_tiny_config.arm_run_config(
+        tiny_corpus, "heads", **{"data.with_masks": True, "heads.adapter_width": 8})
     summary = loop.run(config, str(tmp_path))
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["steps"] == 4 and written["tags"] == summary["tags"]

@@ -22,17 +22,10 @@ def logged_scalars(workdir) -> dict[str, list[float]]:
 
 
 def test_moe_arm_trains_through_the_loop(tiny_corpus, tmp_path):
-    name, data_dir = tiny_corpus
-    config = train_tiny_config.get_config()
-    config.data.name, config.data.data_dir = name, data_dir
-    config.model.moe.experts = 4
-    config.model.moe.region_routing = True
-    config.train.steps = 4
-    config.train.log_every_steps = 2
-    config.eval.every_steps = 4
-    config.eval.generate_exams = 2  # generation decodes through the MoE layers too
-    config.eval.arm_exams = 8
-    config.checkpoint.every_steps = 4
+    config = train_tiny_config.arm_run_config(
+        tiny_corpus, **{"model.moe.experts": 4, "model.moe.region_routing": True,
+                        "train.log_every_steps": 2,
+                        "eval.generate_exams": 2})  # generation decodes through the MoE layers too
     summary = loop.run(config, str(tmp_path))
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["steps"] == 4 and math.isfinite(written["final_val_loss"])

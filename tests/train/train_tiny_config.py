@@ -3,6 +3,7 @@
 The corpus comes from the `tiny_corpus` fixture: tests pass --config.data.name/data_dir.
 """
 from experiments import base
+from launch import sweep as sweep_lib
 
 
 def get_config(arg: str | None = None):
@@ -26,3 +27,18 @@ def get_config(arg: str | None = None):
     c.checkpoint.every_steps = 2
     c.mesh.data = -1
     return c
+
+
+def arm_run_config(corpus: tuple[str, str], arm: str = "generative", **sections):
+    """A 4-step run of `arm` on the `tiny_corpus` fixture's (name, data_dir), evaluated at its end
+    on 8 exams for the arms' shared table; `sections` are dotted overrides ("model.moe.experts")
+    given as keyword pairs {"model.moe.experts": 4}."""
+    c = get_config()
+    c.arm = arm
+    c.data.name, c.data.data_dir = corpus
+    c.train.steps = 4
+    c.eval.every_steps = 4
+    c.eval.generate_exams = 0
+    c.eval.arm_exams = 8
+    c.checkpoint.every_steps = 4
+    return sweep_lib.apply_overrides(c, sections.items())

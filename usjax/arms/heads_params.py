@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from usjax.models.layers import LAYERS
+from usjax.models.layers import LAYERS, layer_norm
 
 
 class AdapterParam(nnx.Param):
@@ -57,8 +57,4 @@ class LayerNorm(nnx.Module):
         self.bias = make_param(kind, jnp.zeros(tuple(stack) + (features,)), ("norm",), stack)
 
     def __call__(self, x):
-        x32 = x.astype(jnp.float32)
-        mean = jnp.mean(x32, axis=-1, keepdims=True)
-        var = jnp.mean(jnp.square(x32 - mean), axis=-1, keepdims=True)
-        y = (x32 - mean) * jax.lax.rsqrt(var + self.eps)
-        return (y * self.scale[...] + self.bias[...]).astype(x.dtype)
+        return layer_norm(x, self.scale[...], self.bias[...], self.eps)

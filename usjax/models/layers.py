@@ -124,6 +124,15 @@ class RMSNorm(nnx.Module):
         return (y * self.scale[...]).astype(x.dtype)
 
 
+def layer_norm(x, scale, bias, eps: float):
+    """Normalise the last axis in float32, then scale and shift; returns x's dtype."""
+    x32 = x.astype(jnp.float32)
+    mean = jnp.mean(x32, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(x32 - mean), axis=-1, keepdims=True)
+    y = (x32 - mean) * jax.lax.rsqrt(var + eps)
+    return (y * scale + bias).astype(x.dtype)
+
+
 class LayerNorm(nnx.Module):
     """LayerNorm with scale and bias (the vision tower and merger use it, as Qwen2-VL does)."""
 
@@ -133,11 +142,7 @@ class LayerNorm(nnx.Module):
         self.bias = stacked_param(None, jax.nn.initializers.zeros, stack, (features,), ("norm",))
 
     def __call__(self, x):
-        x32 = x.astype(jnp.float32)
-        mean = jnp.mean(x32, axis=-1, keepdims=True)
-        var = jnp.mean(jnp.square(x32 - mean), axis=-1, keepdims=True)
-        y = (x32 - mean) * jax.lax.rsqrt(var + self.eps)
-        return (y * self.scale[...] + self.bias[...]).astype(x.dtype)
+        return layer_norm(x, self.scale[...], self.bias[...], self.eps)
 
 
 def constrain(x, names: tuple[str | None, ...]):

@@ -19,10 +19,13 @@ STATE, DATA, PROGRESS = "state", "data", "progress"
 
 
 def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
-    """Saves every `checkpoint.every_steps` (and whenever `force=True`), keeps the last
+    """Saves at multiples of `checkpoint.every_steps` (and whenever `force=True`), keeps the last
     `checkpoint.max_to_keep`."""
     options = ocp.CheckpointManagerOptions(
-        save_interval_steps=config.checkpoint.every_steps,
+        # only the fixed interval: Orbax's default policy also saves the first step it sees,
+        # which costs every run (and every resumed attempt) a save it never needs
+        save_decision_policy=ocp.checkpoint_managers.FixedIntervalPolicy(
+            config.checkpoint.every_steps),
         max_to_keep=config.checkpoint.max_to_keep,
         enable_async_checkpointing=config.checkpoint.async_save,
         create=True)
