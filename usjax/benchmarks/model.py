@@ -64,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--views", type=int, default=4)
     p.add_argument("--image_size", type=int, default=112)
     p.add_argument("--text_len", type=int, default=128)
+    p.add_argument("--remat", default="none",
+                   help="usjax's model.remat for the timed step: none, full, or a jax.checkpoint_policies name")
     p.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the peer for the peer-shaped presets")
     p.add_argument("--peer_python", default=os.path.join(REPO, "..", ".peer-venv", "bin", "python"))
@@ -107,6 +109,7 @@ def run_config(preset: str, mode: str, args):
     # The peer's vocabulary, whatever the tokenizer default is (base.py ties the two by reference).
     config.model.vocab_size = presets.build(preset).vocab_size
     config.model.dtype = "float32"
+    config.model.remat = args.remat
     config.model.image_size = args.image_size
     config.model.lora.rank = LORA["rank"] if mode == "lora" else 0
     config.model.lora.alpha = LORA["alpha"]
