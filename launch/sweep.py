@@ -10,7 +10,7 @@ A sweep file is an ordinary experiment file (`experiments/X.py`) with two functi
                      "data.train_exams": [100, 300],
                      "seed": [0, 1]},
             arms={"baseline": {},                           # named ablation arms, each crossed with
-                  "moe": {"model.moe.num_experts": 4}},     #   the product: arm name -> overrides
+                  "moe": {"model.moe.experts": 4}},         #   the product: arm name -> overrides
             names={"data.train_exams": "d"},                # optional: short label per key in run names
         )
 
