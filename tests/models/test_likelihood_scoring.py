@@ -126,10 +126,11 @@ class _RegionEcho(nnx.Module):
 
     def __init__(self, vocab: int):
         self.vocab = vocab
+        self.cfg = presets.build("s0", moe={"experts": 2, "region_routing": True})
 
-    def forward(self, images, image_mask, tokens, text_mask, region_B=None):
+    def forward(self, images, image_mask, tokens, text_mask, region=None):
         one_hot = jax.nn.one_hot(tokens, self.vocab)
-        return one_hot * region_B[:, None, None].astype(one_hot.dtype), {}
+        return one_hot * region[:, None, None].astype(one_hot.dtype), {}
 
 
 def test_forward_gets_the_exam_body_system_as_region(ctx, exams):

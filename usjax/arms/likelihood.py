@@ -19,7 +19,6 @@ that are padding in every candidate are cut first (pads after the text change no
 score costs one compiled forward per shape: one for reports, one for class names.
 """
 import functools
-import inspect
 
 import jax
 import jax.numpy as jnp
@@ -28,12 +27,10 @@ import optax
 from flax import nnx
 
 from usjax import taxonomy
-from usjax.arms import ranking
+from usjax.arms import generative, ranking
 from usjax.data import tasks, text_layout
 
 TEXT_KEYS = ("tokens", "loss_mask", "text_mask")
-# MoE routing may be conditioned on the exam's body system (metadata known at inference too).
-REGION_DIM = taxonomy.DIMENSIONS.index("system")
 
 
 def exam_rows(ctx) -> dict[str, np.ndarray]:
@@ -51,24 +48,10 @@ def _trimmed(texts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {key: texts[key][:, :length] for key in TEXT_KEYS}
 
 
-def _region_parameter(forward) -> str | None:
-    """The name of forward's body-region argument ("region" in the arms contract; the model
-    spells it region_B), or None when it takes none."""
-    names = [n for n in inspect.signature(forward).parameters if n in ("region", "region_B")]
-    return names[0] if names else None
-
-
 def _logits(model, batch):
-    """The model's text logits; forward (MoE arm API) when present, with the exam's body system
-    as region when the forward takes one."""
-    inputs = (batch["images"], batch["image_mask"], batch["tokens"], batch["text_mask"])
-    forward = getattr(model, "forward", None)
-    if forward is None:
-        return model(*inputs)
-    region = _region_parameter(forward)
-    if region is not None and "labels" in batch:
-        return forward(*inputs, **{region: batch["labels"][:, REGION_DIM]})[0]
-    return forward(*inputs)[0]
+    """The model's text logits, routed on the exam's body system exactly as in training."""
+    return model.forward(batch["images"], batch["image_mask"], batch["tokens"], batch["text_mask"],
+                         generative.region(model, batch))[0]
 
 
 @functools.partial(jax.jit, static_argnames="graphdef")

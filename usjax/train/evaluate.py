@@ -17,7 +17,7 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from usjax.arms import context
+from usjax.arms import context, generative
 from usjax.data import batch_stats, corpus, global_batch, pipeline, tasks
 from usjax.data import tokenizer as tok
 from usjax.models import decode
@@ -71,18 +71,19 @@ class Evaluator:
         first = k * self.batch_size + jax.process_index() * local
         return [i if i < len(self.val_source) else None for i in range(first, first + local)]
 
-    def _generate(self, model, images, image_mask, prompts: list[list[int]], width: int,
-                  max_new_tokens: int):
-        """Greedy continuations (token lists, all processes' rows in global order). Prompts are
-        right-padded to `width`, the same for every call of a task, so generation compiles once."""
+    def _generate(self, model, batch, prompts: list[list[int]], width: int, max_new_tokens: int):
+        """Greedy continuations of the batch's exams (token lists, all processes' rows in global
+        order), routed on the body system as in training. Prompts are right-padded to `width`, the
+        same for every call of a task, so generation compiles once."""
         prompt = np.full((len(prompts), width), tok.PAD_ID, np.int32)
         for row, ids in enumerate(prompts):
             prompt[row, :len(ids)] = ids
         sharding = self.shardings.batch["tokens"]
         prompt_g, mask_g = (jax.make_array_from_process_local_data(sharding, x)
                             for x in (prompt, prompt != tok.PAD_ID))
-        out, _ = decode.generate(model, images, image_mask, prompt_g, mask_g,
-                                 max_new_tokens=max_new_tokens)
+        out, _ = decode.generate(model, batch["images"], batch["image_mask"], prompt_g, mask_g,
+                                 max_new_tokens=max_new_tokens,
+                                 region=generative.region(model, batch))
         out = np.asarray(multihost_utils.process_allgather(out, tiled=True))
         # The model's vocabulary may be larger than the tokenizer's: such ids have no text.
         return np.where(out < self.tokenizer.vocab_size, out, tok.UNK_ID)
@@ -103,8 +104,8 @@ class Evaluator:
                 report_prompts = [tasks.report_task(r, self.tokenizer).prompt_ids if r else
                                   [tok.BOS_ID] for r in records]
                 reports += [self.tokenizer.decode(t) for t in self._generate(
-                    model, batch["images"], batch["image_mask"], report_prompts,
-                    max(map(len, report_prompts)), e.max_new_tokens)]
+                    model, batch, report_prompts, max(map(len, report_prompts)),
+                    e.max_new_tokens)]
                 pairs = max([tasks.num_vqa_pairs(r) for r in records if r] or [0])
                 pairs = int(multihost_utils.process_allgather(np.int32(pairs)).max())
                 per_pair = []
@@ -113,8 +114,7 @@ class Evaluator:
                                if r and q < tasks.num_vqa_pairs(r) else [tok.BOS_ID]
                                for r in records]
                     per_pair.append([self.tokenizer.decode(t) for t in self._generate(
-                        model, batch["images"], batch["image_mask"], prompts, vqa_width,
-                        e.max_answer_tokens)])
+                        model, batch, prompts, vqa_width, e.max_answer_tokens)])
                 # exam-major order: every answer of exam 0, then of exam 1, ...
                 first = k * self.batch_size
                 for row in range(self.batch_size):
