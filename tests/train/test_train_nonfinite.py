@@ -46,8 +46,10 @@ def _stepper(on_nonfinite: str):
     compiled = jax.jit(lambda s, b, lr: step_lib.train_step(
         s, b, lr, graphdef=graphdef, tx=tx, micro_batches=1, loss_fn=_toy_loss))
 
+    schedule = optimizer.learning_rate_schedule(config)
+
     def step(s, b):
-        return compiled(s, b, optimizer.learning_rate(config, int(s.step)))
+        return compiled(s, b, np.float32(schedule(int(s.step))))
     return state, step
 
 

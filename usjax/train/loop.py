@@ -77,6 +77,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         step, state, progress = restored
         accounting.restore(progress)
         logging.info("resumed from the checkpoint of step %d", step)
+    schedule = optimizer_lib.learning_rate_schedule(config)
     train_step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
                                          shardings.state, shardings.batch,
                                          model_setup.loss_fn(config))
@@ -92,8 +93,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 batch = global_batch.global_batch(
                     batch_stats.model_inputs(local, setup.arm.INPUT_KEYS), setup.mesh,
                     shardings.batch_spec)
-                state, metrics = train_step(state, batch,
-                                            optimizer_lib.learning_rate(config, step))
+                state, metrics = train_step(state, batch, np.float32(schedule(step)))
                 step += 1
                 metrics = jax.device_get(metrics)
                 check_finite(step, metrics, mngr, config.train.on_nonfinite)

@@ -1,10 +1,10 @@
 """The optimizer of a run: AdamW with linear warmup then cosine decay, global-norm clipping.
 
 The learning rate is not inside the compiled step: `create` is AdamW up to the final scaling,
-and the step multiplies by the schedule's value, which the loop computes on the host
-(`learning_rate(config, step)`) and passes in. So the step's program does not depend on
-train.steps or the schedule, and runs that differ only in those (a scaling grid's data sizes)
-share one compilation through the persistent compilation cache.
+and the step multiplies by the schedule's value, which the loop computes on the host (the
+schedule is built once per run and evaluated per step) and passes in. So the step's program does
+not depend on train.steps or the schedule, and runs that differ only in those (a scaling grid's
+data sizes) share one compilation through the persistent compilation cache.
 
 With `train.on_nonfinite = "skip"` the whole update is wrapped in `optax.apply_if_finite`: a step
 whose gradients are not finite leaves parameters and moments unchanged and is counted
@@ -13,7 +13,6 @@ scales or other vectors, as usual for transformers.
 """
 import jax
 import ml_collections
-import numpy as np
 import optax
 
 # Effectively "never give up": a run that only produces non-finite steps is stopped by the loop
@@ -28,11 +27,6 @@ def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
         init_value=0.0, peak_value=train.learning_rate, warmup_steps=warmup_steps,
         decay_steps=max(train.steps, warmup_steps + 1),
         end_value=train.learning_rate * train.end_lr_fraction)
-
-
-def learning_rate(config: ml_collections.ConfigDict, step: int) -> np.float32:
-    """The learning rate of the update that takes the state from `step` to `step + 1`."""
-    return np.float32(learning_rate_schedule(config)(step))
 
 
 def _is_matrix(params):
