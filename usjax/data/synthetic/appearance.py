@@ -57,6 +57,8 @@ def posterior_band(lesion: Lesion, placed: placement.Placement, maps, size):
     lo, hi = placed.beams
     lines = np.arange(lo, hi + 1)
     hit = far[lines] >= 0
+    if not hit.any():  # a lesion smaller than a pixel at this image size: nothing drawn, no band
+        return None
     far[lines] = np.interp(lines, lines[hit], far[lines][hit])  # fan beams skip some lines
     far_map = far[maps.beam]
     behind = np.maximum(maps.depth - far_map, 0.0) * (far_map >= 0)
