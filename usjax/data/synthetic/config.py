@@ -16,6 +16,10 @@ class SyntheticConfig:
     doppler_fraction: float = 0.25  # chance that a view is colour Doppler
     lesion_visibility: float = 0.6  # chance that a view other than the lesion's own shows it
     texture_bank_size: int = 8  # speckle and texture fields precomputed once per config
+    # A long tail of rare, text-only incidental findings (incidental.py); 0 = none
+    incidental_catalogue: int = 0  # R: distinct incidental findings
+    incidental_zipf_exponent: float = 1.2  # P(finding of rank k) ~ k^-s
+    incidental_per_exam: int = 3  # findings each report states (drawn with replacement)
 
     def __post_init__(self):
         def fail(field, why):
@@ -40,3 +44,10 @@ class SyntheticConfig:
                 fail(field, "must be a probability in [0, 1]")
         if self.texture_bank_size < 1:
             fail("texture_bank_size", "must be >= 1")
+        from usjax.data.synthetic.incidental import MAX_CATALOGUE  # it imports this module
+        if not 0 <= self.incidental_catalogue <= MAX_CATALOGUE:
+            fail("incidental_catalogue", f"must be in [0, {MAX_CATALOGUE}] (0 = none)")
+        if self.incidental_zipf_exponent <= 0:
+            fail("incidental_zipf_exponent", "must be > 0")
+        if self.incidental_per_exam < 1:
+            fail("incidental_per_exam", "must be >= 1")

@@ -2,7 +2,8 @@
 import dataclasses
 
 from usjax.data.exam import Exam
-from usjax.data.synthetic import doppler, findings as findings_lib, identity, render, report
+from usjax.data.synthetic import doppler, findings as findings_lib, identity, incidental, render
+from usjax.data.synthetic import report
 from usjax.data.synthetic import streams, texture, views as views_lib, vqa
 from usjax.data.synthetic.config import SyntheticConfig
 from usjax.data.synthetic.organs import ORGAN_PROFILES
@@ -41,7 +42,8 @@ def render_plan(plan: ExamPlan, index: int, cfg: SyntheticConfig) -> Exam:
     exam = Exam(exam_id=identity.exam_id(cfg.seed, index),
                 patient_id=identity.patient_id(cfg.seed, index), organ_id=plan.organ_id,
                 images=images, masks=masks, doppler=[v.doppler for v in plan.views],
-                report=report.write_report(plan.organ_id, lesions, text_rng), vqa=[],
+                report=report.write_report(plan.organ_id, lesions, text_rng,
+                                          incidental.sample_incidental(index, cfg)), vqa=[],
                 lesions=lesions)
     exam.vqa = vqa.exam_vqa(exam)
     return exam

@@ -82,12 +82,17 @@ def _impression(organ, lesions, rng):
     return summary
 
 
-def write_report(organ_id: int, lesions: Sequence[Lesion], rng: np.random.Generator) -> str:
+def write_report(organ_id: int, lesions: Sequence[Lesion], rng: np.random.Generator,
+                 incidental: Sequence[str] = ()) -> str:
+    """incidental: wordings of rare incidental findings (incidental.py), stated after the organ
+    sentence; they draw nothing from `rng`, so the rest of the text does not depend on them."""
     organ = taxonomy.ORGAN_NAMES[organ_id]
     system_id = taxonomy.ORGANS[organ_id].system_id
     header = (f"{_capitalise(_phrase('organ', organ_id, rng))} "
               f"({_phrase('system', system_id, rng)}).")
     findings = [header, _pick(_ORGAN_SENTENCES, rng).format(organ=organ)]
+    if incidental:
+        findings.append(f"Incidental: {'; '.join(incidental)}.")
     if lesions:
         findings.append(_COUNTS[len(lesions) - 1])
         findings += [_lesion_paragraph(k, lesion, len(lesions) > 1, rng)

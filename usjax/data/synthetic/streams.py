@@ -5,7 +5,7 @@ findings or which report wording an exam gets, and the findings can be sampled w
 """
 import numpy as np
 
-FINDINGS, VIEWS, PIXELS, TEXT = range(4)
+FINDINGS, VIEWS, PIXELS, TEXT, INCIDENTAL = range(5)
 
 
 def stream(seed: int, index: int, which: int) -> np.random.Generator:
