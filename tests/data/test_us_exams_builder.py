@@ -109,7 +109,7 @@ def _files(root):
 
 
 def test_registered_configs_and_features():
-    assert {"1k", "10k", "100k", "real"} <= set(us_exams.UsExams.builder_configs)
+    assert {"1k", "10k", "100k", "2k_tail", "real"} <= set(us_exams.UsExams.builder_configs)
     assert us_exams.UsExams.builder_configs["100k"].num_exams == 100_000
     feature_dict = features.exam_features()
     assert feature_dict["organ"].num_classes == 52 and feature_dict["system"].num_classes == 9

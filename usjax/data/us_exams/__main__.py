@@ -10,7 +10,7 @@ from absl import app, flags
 from usjax import taxonomy
 from usjax.data.us_exams.ensure import ensure_built
 
-_CONFIG = flags.DEFINE_string("config", "1k", "builder config: 1k, 10k, 100k or real")
+_CONFIG = flags.DEFINE_string("config", "1k", "builder config: 1k, 10k, 100k, 2k_tail or real")
 _DATA_DIR = flags.DEFINE_string("data_dir", "~/tensorflow_datasets", "where TFDS corpora live")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "folder of real exams (config 'real')")
 _WORKERS = flags.DEFINE_integer("workers", 1, "processes generating exams during a build")

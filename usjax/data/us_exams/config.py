@@ -41,6 +41,14 @@ STANDARD_CONFIGS = (
                   description="10,000 synthetic exams, 128x128 views, seed 0."),
     UsExamsConfig(name="100k", num_exams=100_000,
                   description="100,000 synthetic exams, 128x128 views, seed 0."),
+    # The quickstart's scaling corpus: small views, and a Zipfian tail of rare incidental
+    # findings in the reports (usjax/data/synthetic/incidental.py), so that learning curves have
+    # the heavy tail real report text has instead of ending at the phrasing entropy.
+    UsExamsConfig(name="2k_tail", num_exams=2_000, image_size=64,
+                  generator_options={"incidental_catalogue": 20_000,
+                                     "incidental_zipf_exponent": 1.1, "incidental_per_exam": 6},
+                  description="2,000 synthetic exams, 64x64 views, seed 0, reports with a Zipfian "
+                              "tail of 20,000 rare incidental findings (6 per report)."),
     UsExamsConfig(name="real", source="real",
                   description="Real exams imported from manual_dir (see usjax.data.real_exams)."),
 )

@@ -1,0 +1,37 @@
+"""experiments/quickstart.py, README's main job: a 4 x 4 grid of model sizes and nested data
+sizes whose steps follow D (a fixed number of passes), on a registered corpus with a tail,
+every run a valid config."""
+import math
+import os
+
+from experiments import quickstart
+from launch import sweep as sweep_lib
+from usjax.data import us_exams
+from usjax.models import presets
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_quickstart_is_four_sizes_by_four_nested_data_sizes_with_steps_following_d():
+    sweep = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py"))
+    cells = {(dict(run.overrides)["model.preset"], dict(run.overrides)["data.num_train_exams"])
+             for run in sweep.runs}
+    assert len(sweep.runs) == len(cells) == 16
+    assert {preset for preset, _ in cells} == set(quickstart.MODEL_PRESETS)
+    assert all(preset in presets.PRESETS for preset in quickstart.MODEL_PRESETS)
+    assert quickstart.TRAIN_EXAMS == sorted(quickstart.TRAIN_EXAMS)
+    for run in sweep.runs:
+        overrides = dict(run.overrides)
+        exams, steps = overrides["data.num_train_exams"], overrides["train.steps"]
+        assert steps == math.ceil(quickstart.PASSES * exams / quickstart.BATCH)
+
+
+def test_quickstart_corpus_is_registered_has_the_tail_and_holds_the_grid():
+    config = quickstart.get_config()
+    name = config.data.name.split("/")[1]
+    corpus = next(c for c in us_exams.STANDARD_CONFIGS if c.name == name)
+    assert corpus.generator_options["incidental_catalogue"] > 0
+    # About 80% of the exams are train (usjax/data/us_exams/splits.py); leave a margin.
+    assert quickstart.TRAIN_EXAMS[-1] <= 0.75 * corpus.num_exams
+    sweep_lib.check_overrides(sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py")),
+                              config)
