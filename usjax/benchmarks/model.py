@@ -64,8 +64,11 @@ def parse_args(argv=None):
     p.add_argument("--views", type=int, default=4)
     p.add_argument("--image_size", type=int, default=112)
     p.add_argument("--text_len", type=int, default=128)
-    p.add_argument("--remat", default="none",
-                   help="usjax's model.remat for the timed step: none, full, or a jax.checkpoint_policies name")
+    p.add_argument("--remat", default="lora=none,full_ft=dots_with_no_batch_dims_saveable",
+                   help="usjax's model.remat for the timed step: none, full, or a "
+                        "jax.checkpoint_policies name; one for every mode, or per mode as "
+                        "mode=policy,... (the default: LoRA's frozen base has no weight "
+                        "gradients to make room for, full fine-tuning saves the matmuls)")
     p.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the peer for the peer-shaped presets")
     p.add_argument("--peer_python", default=os.path.join(REPO, "..", ".peer-venv", "bin", "python"))
@@ -80,6 +83,7 @@ def parse_args(argv=None):
         p.error(f"--steps must be >= 1 and --warmup >= 0, got {args.steps} and {args.warmup}")
     args.presets = [name for name in args.presets.split(",") if name]
     args.modes = [m for m in args.modes.split(",") if m]
+    args.remat = _remat_per_mode(p, args.remat)
     for key, values, known in (("--presets", args.presets, presets.PRESETS), ("--modes", args.modes, MODES)):
         unknown = [v for v in values if v not in known]
         if unknown:
@@ -88,6 +92,18 @@ def parse_args(argv=None):
         p.error(f"--peer needs {args.peer_python} and {args.peer_script} (see shared/peer/README.md "
                 "for the virtualenv), or pass --no-peer")
     return args
+
+
+def _remat_per_mode(parser, value: str) -> dict[str, str]:
+    """'none' -> the same policy for every mode; 'lora=none,full_ft=X' -> one per mode."""
+    if "=" not in value:
+        return {mode: value for mode in MODES}
+    pairs = dict(item.split("=", 1) for item in value.split(",") if item)
+    unknown, missing = sorted(set(pairs) - set(MODES)), sorted(set(MODES) - set(pairs))
+    if unknown or missing:
+        parser.error(f"--remat={value}: give a policy for each of {sorted(MODES)}"
+                     f"{f'; unknown {unknown}' if unknown else ''}")
+    return pairs
 
 
 def synthetic_batch(args, vocab_size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -109,7 +125,7 @@ def run_config(preset: str, mode: str, args):
     # The peer's vocabulary, whatever the tokenizer default is (base.py ties the two by reference).
     config.model.vocab_size = presets.build(preset).vocab_size
     config.model.dtype = "float32"
-    config.model.remat = args.remat
+    config.model.remat = args.remat[mode]
     config.model.image_size = args.image_size
     config.model.lora.rank = LORA["rank"] if mode == "lora" else 0
     config.model.lora.alpha = LORA["alpha"]
@@ -228,8 +244,8 @@ def main(argv=None):
         for mode in args.modes:
             ours = time_usjax(preset, mode, args)
             rows.append(ours)
-            print(f"usjax {preset} {mode}: compile {ours['compile_s']:.1f} s ({ours['compile_cpu_s']:.1f} cpu s), "
-                  f"step {ours['step_time_median_s']:.3f} s", flush=True)
+            print(f"usjax {preset} {mode} (remat {args.remat[mode]}): compile {ours['compile_s']:.1f} s "
+                  f"({ours['compile_cpu_s']:.1f} cpu s), step {ours['step_time_median_s']:.3f} s", flush=True)
             if args.peer and preset in PEER_SHAPES:
                 peer = time_peer(preset, mode, args)
                 pairs.append((ours, peer))
