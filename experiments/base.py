@@ -2,9 +2,11 @@
 
 Use: python -m usjax.main --config=experiments/base.py --workdir=DIR [--config.train.steps=100]
 `get_config(arg)` takes an optional comma-separated "key=value" string (big_vision style), e.g.
---config=experiments/base.py:preset=s4,exams=500.
+--config=experiments/base.py:preset=s4,exams=500 (experiments/config_arg.py says how it is read).
 """
 import ml_collections
+
+from experiments import config_arg
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -144,4 +146,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.checkpoint.every_steps = 50  # and always at the end and on preemption
     c.checkpoint.max_to_keep = 3
     c.checkpoint.async_save = True
-    return c
+    return config_arg.apply(c, arg)

@@ -43,6 +43,8 @@ import os
 import re
 from typing import Any, Callable
 
+from experiments import config_arg
+
 RUN_REFERENCE = "run:"  # an override value naming another run of the sweep: its workdir
 DEFAULT_ARMS = {"baseline": {}}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -228,11 +230,7 @@ def apply_overrides(config, overrides):
     """`config` with dotted-key overrides ((key, value) pairs, as the trainer's --config.a.b=
     flags) set in place; returns it."""
     for key, value in overrides:
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
+        config_arg.assign(config, key, value)
     return config
 
 
