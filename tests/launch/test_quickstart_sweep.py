@@ -1,8 +1,10 @@
 """experiments/quickstart.py, README's main job: a 4 x 4 grid of model sizes and nested data
-sizes whose steps follow D (a fixed number of passes), on a registered corpus with a tail,
-every run a valid config."""
+sizes whose steps follow D (a fixed number of passes) and whose learning rate follows the width,
+on a registered corpus with a tail, every run a valid config."""
 import math
 import os
+
+import pytest
 
 from experiments import quickstart
 from launch import sweep as sweep_lib
@@ -24,6 +26,17 @@ def test_quickstart_is_four_sizes_by_four_nested_data_sizes_with_steps_following
         overrides = dict(run.overrides)
         exams, steps = overrides["data.num_train_exams"], overrides["train.steps"]
         assert steps == math.ceil(quickstart.PASSES * exams / quickstart.BATCH)
+
+
+def test_quickstart_learning_rate_falls_as_one_over_width():
+    sweep = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py"))
+    for run in sweep.runs:
+        overrides = dict(run.overrides)
+        width = presets.build(overrides["model.preset"]).hidden
+        assert overrides["train.learning_rate"] * width == pytest.approx(
+            quickstart.PEAK_LR_AT_WIDTH_64 * 64)
+    rates = sorted({dict(run.overrides)["train.learning_rate"] for run in sweep.runs})
+    assert len(rates) == len(quickstart.MODEL_PRESETS)
 
 
 def test_quickstart_corpus_is_registered_has_the_tail_and_holds_the_grid():
