@@ -24,6 +24,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.num_epochs = ml_collections.config_dict.placeholder(int)  # None = endless stream
     c.data.alignment = "exam"  # "exam" | "image" | "shuffled:P" (usjax.data.alignment)
     c.data.tasks = ml_collections.ConfigDict(dict(report=0.6, vqa=0.2, classify=0.2))  # weights
+    # Vision warm-up: the first warmup_steps steps draw tasks from warmup_tasks instead (0 = off)
+    c.data.warmup_steps = 0
+    c.data.warmup_tasks = ml_collections.ConfigDict(dict(classify=1.0))
     c.data.vocab_size = 2000  # SentencePiece pieces (fewer if the corpus is too small)
     c.data.tokenizer_train_exams = 4000  # first N train exams' text train the tokenizer
     c.data.text_len = 192  # [prompt][target][end][pad] tokens per row; 1k reports: <= 182

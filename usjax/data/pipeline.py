@@ -76,6 +76,8 @@ class ExampleMaker:
     skip_bad_records: bool
     task_weights: Mapping[str, float] | None  # None: evaluation, report task, no randomness
     with_masks: bool  # rows also carry the views' lesion masks
+    warmup_task_weights: Mapping[str, float] | None = None  # elements g < warmup_examples
+    warmup_examples: int = 0  # data.warmup_steps x the global batch (g counts global elements)
 
     def _rng(self, g: int, stream: int) -> np.random.Generator:
         return np.random.default_rng((self.seed, g, stream))
@@ -124,7 +126,8 @@ class ExampleMaker:
     def _text(self, g: int, record) -> tasks.TextTask:
         if self.task_weights is None:
             return tasks.report_task(record, self.tokenizer)
-        return tasks.sample_task(record, self.task_weights, self._rng(g, _TASK), self.tokenizer)
+        weights = self.warmup_task_weights if g < self.warmup_examples else self.task_weights
+        return tasks.sample_task(record, weights, self._rng(g, _TASK), self.tokenizer)
 
     def __call__(self, item: tuple[int, PairedRecord]) -> dict[str, Any]:
         g, paired = item
@@ -240,7 +243,7 @@ def _shard_batches(examples: grain.MapDataset, global_batch_size: int, process_i
 
 
 def _example_maker(config: ml_collections.ConfigDict, source: Sequence, tokenizer: tok.Tokenizer,
-                   epoch_len: int, task_weights) -> ExampleMaker:
+                   epoch_len: int, task_weights, warmup_task_weights=None) -> ExampleMaker:
     d = config.data
     if d.image_size % 28:
         raise ValueError(f"data.image_size={d.image_size} must be a multiple of 28 "
@@ -248,7 +251,9 @@ def _example_maker(config: ml_collections.ConfigDict, source: Sequence, tokenize
     return ExampleMaker(source=source, tokenizer=tokenizer, seed=config.seed, epoch_len=epoch_len,
                         text_len=d.text_len, image_size=d.image_size, max_images=d.max_images,
                         augment=d.augment, skip_bad_records=d.skip_bad_records,
-                        task_weights=task_weights, with_masks=d.with_masks)
+                        task_weights=task_weights, with_masks=d.with_masks,
+                        warmup_task_weights=warmup_task_weights,
+                        warmup_examples=d.warmup_steps * d.batch_size if warmup_task_weights else 0)
 
 
 def training_records(config: ml_collections.ConfigDict, source: Sequence) -> list[PairedRecord]:
@@ -268,7 +273,13 @@ def train_dataset(config: ml_collections.ConfigDict, source: Sequence, tokenizer
     """This process's batches as a MapDataset (random access: batch k is computed on demand)."""
     d = config.data
     weights = tasks.parse_weights(dict(d.tasks))
-    maker = _example_maker(config, source, tokenizer, len(records), weights)
+    # The vision warm-up: the first data.warmup_steps global batches draw their tasks from
+    # data.warmup_tasks (e.g. classification only, which makes the model read the views before
+    # the reports' language dominates the gradient). Decided by the element's stream position,
+    # so a resumed run continues exactly.
+    warmup = (tasks.parse_weights(dict(d.warmup_tasks), key="data.warmup_tasks")
+              if d.warmup_steps > 0 else None)
+    maker = _example_maker(config, source, tokenizer, len(records), weights, warmup)
     positions = (grain.MapDataset.source(range(len(records)))
                  .repeat(d.num_epochs)  # None: endless
                  .map_with_index(_stream_position))

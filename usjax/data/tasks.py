@@ -28,14 +28,13 @@ class TextTask:
     reference: str  # target text, for metrics
 
 
-def parse_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    """Validated task weights (config `data.tasks`), normalised to sum 1."""
+def parse_weights(weights: Mapping[str, float], key: str = "data.tasks") -> dict[str, float]:
+    """Validated task weights (config `key`), normalised to sum 1."""
     unknown = set(weights) - set(TASKS)
     if unknown:
-        raise ValueError(f"data.tasks has unknown task(s) {sorted(unknown)}; known: {TASKS}")
+        raise ValueError(f"{key} has unknown task(s) {sorted(unknown)}; known: {TASKS}")
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ValueError(f"data.tasks weights must be >= 0 with a positive sum, "
-                         f"got {dict(weights)}")
+        raise ValueError(f"{key} weights must be >= 0 with a positive sum, got {dict(weights)}")
     total = sum(weights.values())
     return {t: float(w) / total for t, w in weights.items() if w > 0}
 
