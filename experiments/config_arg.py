@@ -35,16 +35,23 @@ def assign(config, key: str, value) -> None:
     """config.<key> = value for a dotted key that must already exist in config."""
     *parents, leaf = key.split(".")
     node = config
-    for part in parents + [leaf]:
-        if not hasattr(node, "keys") or part not in node.keys():
-            raise ValueError(f"config key {key!r} does not exist; see experiments/base.py for the "
-                             "knobs and their names")
-        if part != leaf:
-            node = node[part]
+    for part in parents:
+        node = node[part] if _has(node, part) else _unknown(key)
+    if not _has(node, leaf):
+        _unknown(key)
     try:
         node[leaf] = value
     except TypeError as e:
         raise ValueError(f"config key {key!r} cannot take {value!r}: {e}") from None
+
+
+def _has(node, name: str) -> bool:
+    return hasattr(node, "keys") and name in node.keys()
+
+
+def _unknown(key: str):
+    raise ValueError(f"config key {key!r} does not exist; see experiments/base.py for the knobs "
+                     "and their names")
 
 
 def apply(config, arg: str | None):
