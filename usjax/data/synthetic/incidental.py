@@ -46,13 +46,19 @@ def catalogue(seed: int, size: int) -> tuple[str, ...]:
                  for i in order)
 
 
+@functools.lru_cache(maxsize=8)
+def _probabilities(size: int, exponent: float) -> np.ndarray:
+    """The Zipf law over the catalogue, computed once per corpus rather than once per exam."""
+    return zipf_probabilities(size, exponent)
+
+
 def sample_incidental(index: int, cfg: SyntheticConfig) -> tuple[str, ...]:
     """The wordings of the exam's incidental findings (empty when the catalogue is off); drawn
     from their own stream, so turning the tail on changes no other part of an exam."""
     if cfg.incidental_catalogue == 0:
         return ()
     rng = streams.stream(cfg.seed, index, streams.INCIDENTAL)
-    p = zipf_probabilities(cfg.incidental_catalogue, cfg.incidental_zipf_exponent)
+    p = _probabilities(cfg.incidental_catalogue, cfg.incidental_zipf_exponent)
     items = rng.choice(cfg.incidental_catalogue, size=cfg.incidental_per_exam, p=p)
     wordings = catalogue(cfg.seed, cfg.incidental_catalogue)
     return tuple(wordings[int(i)] for i in items)
