@@ -8,7 +8,8 @@ from PIL import Image
 
 from usjax import taxonomy
 from usjax.data import corpus, pipeline, tasks
-from tests.data.test_pipeline_records import MemorySource, exam_records, tiny_config
+from tests.data.test_pipeline_records import (MemorySource, exam_records, only_skipped_row,
+                                              tiny_config)
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +159,7 @@ def test_undecodable_mask_is_a_bad_record(tiny_records, tmp_path, skip):
         with pytest.raises(pipeline.BadRecordError, match=rf"record 5 \(exam {exam_id}\).*mask"):
             [batches[k] for k in range(2)]
         return
-    epoch = [batches[k] for k in range(2)]
-    skipped = np.concatenate([b["stats/skipped"] for b in epoch])
-    assert skipped.sum() == 1
-    row = np.flatnonzero(skipped)[0]
-    batch, r = epoch[row // 4], row % 4
+    batch, r = only_skipped_row(batches, num_batches=2)
     assert (batch["labels"][r] == -1).all() and not batch["masks"][r].any()
     config.data.with_masks = False  # the images alone still decode
     assert "masks" not in pipeline.train_dataset(config, source, tokenizer,

@@ -71,6 +71,16 @@ def tiny_config(**data_overrides):
     return config
 
 
+def only_skipped_row(batches, num_batches: int) -> tuple[dict, int]:
+    """(batch, row) of the one row that the first `num_batches` batches skipped (asserts one)."""
+    epoch = [batches[k] for k in range(num_batches)]
+    skipped = np.concatenate([b["stats/skipped"] for b in epoch])
+    assert skipped.sum() == 1
+    row = int(np.flatnonzero(skipped)[0])
+    size = len(epoch[0]["stats/skipped"])
+    return epoch[row // size], row % size
+
+
 def exam_records(indices) -> list[pipeline.PairedRecord]:
     return [pipeline.PairedRecord(int(i), None, int(i)) for i in indices]
 
@@ -113,11 +123,7 @@ def test_bad_record_stops_with_index_and_exam_id_or_is_skipped_and_counted(tmp_p
         with pytest.raises(pipeline.BadRecordError, match=r"record 5 \(exam exam0005\)"):
             [batches[k] for k in range(2)]
         return
-    epoch = [batches[k] for k in range(2)]
-    skipped = np.concatenate([b["stats/skipped"] for b in epoch])
-    assert skipped.sum() == 1
-    row = np.flatnonzero(skipped)[0]
-    batch, r = epoch[row // 4], row % 4
+    batch, r = only_skipped_row(batches, num_batches=2)
     assert not batch["image_mask"][r].any() and batch["loss_mask"][r].sum() == 0
     from usjax.data import batch_stats
     assert batch_stats.summarize(batch)["skipped_records"] == 1.0
