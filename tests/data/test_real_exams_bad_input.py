@@ -77,7 +77,7 @@ def test_bad_exam_stops_the_build_and_writes_nothing(tmp_path, make_bad):
     written = [p for p in data_dir.rglob("*") if p.is_file()
                and (".array_record" in p.name or p.name == "dataset_info.json")]
     assert written == []
-    assert not (data_dir / "us_exams" / "real" / "1.0.0").exists()
+    assert not (data_dir / "us_exams" / "real" / str(UsExams.VERSION)).exists()
 
 
 def test_skip_mode_skips_bad_exams_and_records_why(tmp_path):
@@ -134,4 +134,4 @@ def test_failure_while_writing_leaves_no_dataset_dir(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="e3"):
         us_exams.ensure_built("us_exams/real", data_dir, manual_dir=manual)
     leftovers = [p for p in (data_dir / "us_exams" / "real").iterdir()]
-    assert leftovers == []  # neither 1.0.0 nor incomplete.*
+    assert leftovers == []  # neither the version folder nor incomplete.*

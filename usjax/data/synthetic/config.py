@@ -15,6 +15,7 @@ class SyntheticConfig:
     lesion_count_weights: tuple[float, ...] = (0.3, 0.35, 0.22, 0.13)  # P(0), P(1), ... lesions
     doppler_fraction: float = 0.25  # chance that a view is colour Doppler
     lesion_visibility: float = 0.6  # chance that a view other than the lesion's own shows it
+    body_marker: bool = True  # the organ's pictogram in a corner of every view (body_marker.py)
     texture_bank_size: int = 8  # speckle and texture fields precomputed once per config
     # A long tail of rare, text-only incidental findings (incidental.py); 0 = none
     incidental_catalogue: int = 0  # R: distinct incidental findings

@@ -2,7 +2,8 @@
 import dataclasses
 
 from usjax.data.exam import Exam
-from usjax.data.synthetic import doppler, findings as findings_lib, identity, incidental, render
+from usjax.data.synthetic import body_marker, doppler, findings as findings_lib, identity, incidental
+from usjax.data.synthetic import render
 from usjax.data.synthetic import report
 from usjax.data.synthetic import streams, texture, views as views_lib, vqa
 from usjax.data.synthetic.config import SyntheticConfig
@@ -32,6 +33,8 @@ def render_plan(plan: ExamPlan, index: int, cfg: SyntheticConfig) -> Exam:
     images, masks = [], []
     for view in plan.views:
         grey, mask = render.render_bmode(view, plan.lesions, profile, banks, rng, size)
+        if cfg.body_marker:
+            body_marker.draw(grey, plan.organ_id, mask)
         if view.doppler:
             images.append(doppler.colour_flow(grey, mask, view.placements, lesions, banks, rng,
                                               size))

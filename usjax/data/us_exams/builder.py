@@ -14,8 +14,10 @@ from usjax.data.us_exams.config import STANDARD_CONFIGS, UsExamsConfig
 class UsExams(tfds.core.GeneratorBasedBuilder):
     """Ultrasound exams: views, lesion masks, report, VQA and taxonomy findings per exam."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.",
+                     "1.1.0": "Synthetic views carry the organ's body marker in their top-left "
+                              "corner (usjax/data/synthetic/body_marker.py)."}
     BUILDER_CONFIGS = list(STANDARD_CONFIGS)
     MANUAL_DOWNLOAD_INSTRUCTIONS = real_exams.__doc__
 
