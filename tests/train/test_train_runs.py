@@ -134,8 +134,10 @@ def test_reference_run_writes_results_with_the_contract_keys(runs):
     metrics = summary["metrics"]
     for name in ("report/bleu4", "report/rougeL", "clinical/organ/f1", "vqa/exact_match",
                  "baseline/report/bleu4", "baseline/clinical/diagnosis/f1",
-                 "reference/unigram_loss", "val/loss"):
+                 "reference/unigram_loss", "val/loss", "val/loss_blank_images"):
         assert np.isfinite(metrics[name]), name
+    # black views are another input: the loss moves (how far says how much the views are read)
+    assert metrics["val/loss_blank_images"] != metrics["val/loss"]
     assert summary["config"]["train"]["steps"] == STEPS
 
 

@@ -9,7 +9,8 @@ The arm contract (every module in usjax/arms provides these names):
                                     (summed over micro-batches); every other sum is logged as
                                     train/<key> = sum / weight; the optional sums["val_loss"] is
                                     what validation reports instead of loss_sum (here: the language
-                                    model loss without the router's auxiliary loss)
+                                    model loss without the router's auxiliary loss), divided by
+                                    the optional sums["val_weight"] (here: target tokens)
     flops_per_example(mcfg, config) analytic training FLOPs of one example at the padded shapes
     evaluate(model, ctx)            the shared table (usjax.arms.context.EvalContext): retrieval
                                     R@k and per-dimension classification
@@ -22,7 +23,7 @@ from flax import nnx
 from usjax import taxonomy
 from usjax.models import flops, vlm
 from usjax.train import state as state_lib
-from usjax.train.loss import next_token_loss
+from usjax.train.loss import per_example_weights, token_cross_entropy
 
 INPUT_KEYS = ("images", "image_mask", "tokens", "loss_mask", "text_mask", "labels")
 # MoE routing may be conditioned on the exam's body system, metadata known at inference too.
@@ -44,17 +45,22 @@ def region(model, batch):
 def loss_sums(model, batch, config):
     logits, aux = model.forward(batch["images"], batch["image_mask"], batch["tokens"],
                                 batch["text_mask"], region(model, batch))
-    mean_loss, metrics = next_token_loss(logits, batch["tokens"], batch["loss_mask"])
-    tokens = batch["loss_mask"].sum()
-    lm_sum = mean_loss * tokens
-    sums = {"weight": tokens, "hits": metrics["accuracy"] * tokens, "val_loss": lm_sum}
+    ce, hits = token_cross_entropy(logits, batch["tokens"])
+    mask = batch["loss_mask"].astype(jnp.float32)
+    # train.loss_weighting: the objective averages over target tokens, or over rows (examples);
+    # the validation loss is always per token
+    weights = per_example_weights(mask) if config.train.loss_weighting == "example" else mask
+    weight = weights.sum()
+    lm_sum = (ce * weights).sum()
+    sums = {"weight": weight, "hits": (hits * weights).sum(), "val_loss": (ce * mask).sum(),
+            "val_weight": mask.sum()}
     if model.cfg.moe.experts == 0:
         return lm_sum, sums
     balance = aux["load_balance_loss"]
-    sums["moe/load_balance_loss"] = balance * tokens
+    sums["moe/load_balance_loss"] = balance * weight
     sums["moe/dropped_fraction"] = aux["dropped_tokens"] / jnp.maximum(
-        aux["routed_tokens"], 1.0) * tokens
-    return lm_sum + model.cfg.moe.aux_loss_coef * balance * tokens, sums
+        aux["routed_tokens"], 1.0) * weight
+    return lm_sum + model.cfg.moe.aux_loss_coef * balance * weight, sums
 
 
 def flops_per_example(mcfg, config) -> float:

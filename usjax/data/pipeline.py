@@ -77,7 +77,8 @@ class ExampleMaker:
     task_weights: Mapping[str, float] | None  # None: evaluation, report task, no randomness
     with_masks: bool  # rows also carry the views' lesion masks
     warmup_task_weights: Mapping[str, float] | None = None  # elements g < warmup_examples
-    warmup_examples: int = 0  # data.warmup_steps x the global batch (g counts global elements)
+    warmup_examples: int = 0  # task warm-up steps x the global batch (g counts global elements)
+    organ_in_prompt: bool = False  # data.report_prompt_organ: report prompts name the organ
 
     def _rng(self, g: int, stream: int) -> np.random.Generator:
         return np.random.default_rng((self.seed, g, stream))
@@ -125,9 +126,10 @@ class ExampleMaker:
 
     def _text(self, g: int, record) -> tasks.TextTask:
         if self.task_weights is None:
-            return tasks.report_task(record, self.tokenizer)
+            return tasks.report_task(record, self.tokenizer, self.organ_in_prompt)
         weights = self.warmup_task_weights if g < self.warmup_examples else self.task_weights
-        return tasks.sample_task(record, weights, self._rng(g, _TASK), self.tokenizer)
+        return tasks.sample_task(record, weights, self._rng(g, _TASK), self.tokenizer,
+                                 self.organ_in_prompt)
 
     def __call__(self, item: tuple[int, PairedRecord]) -> dict[str, Any]:
         g, paired = item
@@ -253,7 +255,9 @@ def _example_maker(config: ml_collections.ConfigDict, source: Sequence, tokenize
                         augment=d.augment, skip_bad_records=d.skip_bad_records,
                         task_weights=task_weights, with_masks=d.with_masks,
                         warmup_task_weights=warmup_task_weights,
-                        warmup_examples=d.warmup_steps * d.batch_size if warmup_task_weights else 0)
+                        warmup_examples=(tasks.task_warmup_steps(config) * d.batch_size
+                                         if warmup_task_weights else 0),
+                        organ_in_prompt=d.report_prompt_organ)
 
 
 def training_records(config: ml_collections.ConfigDict, source: Sequence) -> list[PairedRecord]:
@@ -273,12 +277,12 @@ def train_dataset(config: ml_collections.ConfigDict, source: Sequence, tokenizer
     """This process's batches as a MapDataset (random access: batch k is computed on demand)."""
     d = config.data
     weights = tasks.parse_weights(dict(d.tasks))
-    # The vision warm-up: the first data.warmup_steps global batches draw their tasks from
-    # data.warmup_tasks (e.g. classification only, which makes the model read the views before
+    # The task warm-up: the first data.task_warmup_fraction of the steps draw their tasks from
+    # data.task_warmup_tasks (e.g. classification only, which makes the model read the views before
     # the reports' language dominates the gradient). Decided by the element's stream position,
     # so a resumed run continues exactly.
-    warmup = (tasks.parse_weights(dict(d.warmup_tasks), key="data.warmup_tasks")
-              if d.warmup_steps > 0 else None)
+    warmup = (tasks.parse_weights(dict(d.task_warmup_tasks), key="data.task_warmup_tasks")
+              if tasks.task_warmup_steps(config) > 0 else None)
     maker = _example_maker(config, source, tokenizer, len(records), weights, warmup)
     positions = (grain.MapDataset.source(range(len(records)))
                  .repeat(d.num_epochs)  # None: endless

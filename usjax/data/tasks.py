@@ -1,6 +1,8 @@
 """The task mixture: every exam becomes one (prompt, target) pair of one of three tasks.
 
-- report:   [bos]<report>                       -> the exam's report
+- report:   [bos]<report> [organ]               -> the exam's report; with `organ_in_prompt`
+            the prompt names the exam's organ (the study that was ordered: what a radiologist
+            knows before looking, and what the organ baseline is given), else it is empty
 - vqa:      [bos]<vqa> question                 -> its answer (one of the exam's pairs, sampled)
 - classify: [bos]<classify> "<dimension>?"      -> the value name of that taxonomy dimension
             (one of the nine that is annotated, sampled uniformly; "not present" for an absent
@@ -66,9 +68,18 @@ def _prompt(tokenizer: tok.Tokenizer, task: str, text: str = "") -> list[int]:
     return [tok.BOS_ID, tokenizer.task_id(task), *(tokenizer.encode(text) if text else [])]
 
 
-def report_task(record: Mapping, tokenizer: tok.Tokenizer) -> TextTask:
+def exam_organ_name(record: Mapping) -> str:
+    """The organ's taxonomy name; "" for an exam whose organ was not annotated (stored as -1)."""
+    organ = int(record["organ"])
+    return taxonomy.ORGANS[organ].name if organ >= 0 else ""
+
+
+def report_task(record: Mapping, tokenizer: tok.Tokenizer, organ_in_prompt: bool = False
+                ) -> TextTask:
     report = _text(record["report"])
-    return TextTask("report", _prompt(tokenizer, "report"), tokenizer.encode(report), report)
+    context = exam_organ_name(record) if organ_in_prompt else ""
+    return TextTask("report", _prompt(tokenizer, "report", context), tokenizer.encode(report),
+                    report)
 
 
 def vqa_task(record: Mapping, pair: int, tokenizer: tok.Tokenizer) -> TextTask:
@@ -84,12 +95,17 @@ def classify_task(record: Mapping, dimension: str, tokenizer: tok.Tokenizer) -> 
                     name)
 
 
+def task_warmup_steps(config) -> int:
+    """Steps of the task warm-up: data.task_warmup_fraction of train.steps (0: none)."""
+    return round(config.data.task_warmup_fraction * config.train.steps)
+
+
 def num_vqa_pairs(record: Mapping) -> int:
     return len(record["vqa"]["question"])
 
 
 def sample_task(record: Mapping, weights: Mapping[str, float], rng: np.random.Generator,
-                tokenizer: tok.Tokenizer) -> TextTask:
+                tokenizer: tok.Tokenizer, organ_in_prompt: bool = False) -> TextTask:
     """One task drawn with `weights` among those the exam supports: an exam without VQA pairs
     (or without any annotated dimension) draws among the other tasks."""
     dimensions = labelled_dimensions(record)
@@ -102,7 +118,7 @@ def sample_task(record: Mapping, weights: Mapping[str, float], rng: np.random.Ge
     probs = np.array([available[t] for t in names]) / sum(available.values())
     task = names[rng.choice(len(names), p=probs)]
     if task == "report":
-        return report_task(record, tokenizer)
+        return report_task(record, tokenizer, organ_in_prompt)
     if task == "vqa":
         return vqa_task(record, int(rng.integers(num_vqa_pairs(record))), tokenizer)
     return classify_task(record, dimensions[rng.integers(len(dimensions))], tokenizer)

@@ -65,9 +65,10 @@ def check_train(config: ml_collections.ConfigDict) -> None:
     _need(t.on_nonfinite in ("stop", "skip"), "train.on_nonfinite",
           f"{t.on_nonfinite!r} is unknown; use stop or skip")
     _need(0 <= t.warmup_fraction < 1, "train.warmup_fraction", "must be in [0, 1)")
-    _need(0 <= config.data.warmup_steps < t.steps, "data.warmup_steps",
-          f"must be in [0, train.steps={t.steps}) (0: no vision warm-up), got "
-          f"{config.data.warmup_steps}")
+    _need(t.loss_weighting in ("token", "example"), "train.loss_weighting",
+          f"{t.loss_weighting!r} is unknown; use token or example")
+    _need(0 <= config.data.task_warmup_fraction < 1, "data.task_warmup_fraction",
+          f"must be in [0, 1) (0: no task warm-up), got {config.data.task_warmup_fraction}")
     _need(config.checkpoint.every_steps > 0, "checkpoint.every_steps", "must be positive")
     _need(config.checkpoint.max_to_keep >= 1, "checkpoint.max_to_keep", "must be >= 1")
     _need(config.eval.every_steps > 0, "eval.every_steps", "must be positive")

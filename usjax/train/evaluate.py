@@ -1,7 +1,8 @@
 """Evaluation on the validation split: loss, generated reports and VQA answers, their metrics.
 
 - `val_loss`: mean token loss of the report task over the first `eval.loss_batches` batches
-  (every process reads its rows; the loss is a global sum over the mesh).
+  (every process reads its rows; the loss is a global sum over the mesh); also with blank views,
+  which shows whether the model reads the images at all.
 - `generation_metrics`: for the first `eval.generate_exams` exams (0: none), a greedy report
   (`usjax.models.decode.generate`) and a greedy answer to each of their VQA questions, scored
   with BLEU-1..4, ROUGE-1/2/L, clinical efficacy per dimension and VQA exact match.
@@ -57,11 +58,16 @@ class Evaluator:
     def _num_batches(self, exams: int) -> int:
         return min(len(self.batches), -(-exams // self.batch_size))
 
-    def val_loss(self, state: state_lib.TrainState) -> float:
+    def val_loss(self, state: state_lib.TrainState, blank_images: bool = False) -> float:
+        """With `blank_images`, every view is replaced by a black image: the gap to the real
+        loss is what the model reads from the views (a model that ignores them has none)."""
         loss_sum, tokens = 0.0, 0.0
         with self.setup.mesh_context():
             for k in range(min(len(self.batches), self.config.eval.loss_batches)):
-                out = jax.device_get(self._eval_step(state, self._global(self.batches[k])))
+                local = self.batches[k]
+                if blank_images:
+                    local = {**local, "images": np.zeros_like(local["images"])}
+                out = jax.device_get(self._eval_step(state, self._global(local)))
                 loss_sum, tokens = loss_sum + float(out["loss_sum"]), tokens + float(out["weight"])
         return loss_sum / max(tokens, 1.0)
 
@@ -95,17 +101,16 @@ class Evaluator:
         model = state_lib.merge(self.graphdef, state)
         model.eval()
         reports, answers = [], []
-        vqa_width = self._vqa_prompt_width()
+        vqa_width, report_width = self._vqa_prompt_width(), self._report_prompt_width()
         with self.setup.mesh_context():
             for k in range(self._num_batches(e.generate_exams)):
                 batch = self._global(self.batches[k])
                 exams = self._local_exams(k)
                 records = [self.val_source[i] if i is not None else None for i in exams]
-                report_prompts = [tasks.report_task(r, self.tokenizer).prompt_ids if r else
-                                  [tok.BOS_ID] for r in records]
+                report_prompts = [self._report_task(r).prompt_ids if r else [tok.BOS_ID]
+                                  for r in records]
                 reports += [self.tokenizer.decode(t) for t in self._generate(
-                    model, batch, report_prompts, max(map(len, report_prompts)),
-                    e.max_new_tokens)]
+                    model, batch, report_prompts, report_width, e.max_new_tokens)]
                 pairs = max([tasks.num_vqa_pairs(r) for r in records if r] or [0])
                 pairs = int(multihost_utils.process_allgather(np.int32(pairs)).max())
                 per_pair = []
@@ -127,13 +132,26 @@ class Evaluator:
                          "generated": text} for r, text in zip(records, reports)]
         return references.score(reports[:len(exams)], self._answers_of(answers, exams), records)
 
+    def _report_task(self, record) -> tasks.TextTask:
+        return tasks.report_task(record, self.tokenizer, self.config.data.report_prompt_organ)
+
+    def _read_exams(self) -> range:
+        """The validation exams generation reads: whole batches (the same on every process)."""
+        return range(min(len(self.val_source),
+                         self._num_batches(self.config.eval.generate_exams) * self.batch_size))
+
     def _vqa_prompt_width(self) -> int:
-        """The longest VQA prompt of the exams generation reads (the same on every process)."""
-        exams = range(min(len(self.val_source),
-                          self._num_batches(self.config.eval.generate_exams) * self.batch_size))
-        widths = [len(tasks.vqa_task(self.val_source[i], q, self.tokenizer).prompt_ids)
-                  for i in exams for q in range(tasks.num_vqa_pairs(self.val_source[i]))]
+        """The longest VQA prompt of the exams generation reads."""
+        records = [self.val_source[i] for i in self._read_exams()]
+        widths = [len(tasks.vqa_task(r, q, self.tokenizer).prompt_ids)
+                  for r in records for q in range(tasks.num_vqa_pairs(r))]
         return max(widths, default=1)
+
+    def _report_prompt_width(self) -> int:
+        """The longest report prompt of the exams generation reads (organ names differ in
+        length; one width for all batches keeps generation to one compilation)."""
+        return max((len(self._report_task(self.val_source[i]).prompt_ids)
+                    for i in self._read_exams()), default=1)
 
     def _generation_exams(self) -> list[int]:
         return list(range(min(self.config.eval.generate_exams, len(self.val_source))))

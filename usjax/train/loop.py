@@ -35,6 +35,13 @@ def check_finite(step: int, metrics: dict, mngr, on_nonfinite: str) -> None:
                          f"lower train.learning_rate or set train.on_nonfinite=skip")
 
 
+def _blank_image_loss(config, evaluator, state) -> dict[str, float]:
+    """`val/loss_blank_images` (eval.blank_image_loss): the validation loss with black views."""
+    if not config.eval.blank_image_loss:
+        return {}
+    return {"val/loss_blank_images": evaluator.val_loss(state, blank_images=True)}
+
+
 def _log_step(writer, step, metrics, local_batch, accounting):
     writer.write_scalars(step, {
         **{f"train/{k}": v for k, v in metrics.items()}, **accounting.rates(),
@@ -119,7 +126,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 checkpoints.save(mngr, step, state, train_iter, accounting.snapshot(), force=True)
             final_val_loss = evaluator.val_loss(state)
             accounting.add_val_loss(step, final_val_loss)
-            metrics = {"val/loss": final_val_loss, **evaluator.generation_metrics(state),
+            metrics = {"val/loss": final_val_loss, **_blank_image_loss(config, evaluator, state),
+                       **evaluator.generation_metrics(state),
                        **evaluator.reference_metrics(), **evaluator.arm_metrics(state)}
     finally:
         mngr.wait_until_finished()

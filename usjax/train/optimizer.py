@@ -15,18 +15,31 @@ import jax
 import ml_collections
 import optax
 
+from usjax.data import tasks
+
 # Effectively "never give up": a run that only produces non-finite steps is stopped by the loop
 # (it names the step), not by optax quietly applying a NaN update.
 _MAX_CONSECUTIVE_SKIPS = 1 << 30
 
 
-def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
-    train = config.train
-    warmup_steps = max(1, round(train.warmup_fraction * train.steps))
+def _warmup_cosine(train: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
+    warmup_steps = max(1, round(train.warmup_fraction * steps))
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=train.learning_rate, warmup_steps=warmup_steps,
-        decay_steps=max(train.steps, warmup_steps + 1),
+        decay_steps=max(steps, warmup_steps + 1),
         end_value=train.learning_rate * train.end_lr_fraction)
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
+    """Warmup + cosine over the run; with a task warm-up (data.task_warmup_fraction > 0) and
+    train.restart_schedule_after_task_warmup, one such cycle per phase: the task mixture that
+    follows starts from a fresh warmup to the full peak rather than from a half-decayed rate
+    (a single cycle let the report phase collapse to normal reports)."""
+    train, switch = config.train, tasks.task_warmup_steps(config)
+    if switch == 0 or not train.restart_schedule_after_task_warmup:
+        return _warmup_cosine(train, train.steps)
+    return optax.join_schedules([_warmup_cosine(train, switch),
+                                 _warmup_cosine(train, train.steps - switch)], [switch])
 
 
 def _is_matrix(params):

@@ -81,7 +81,7 @@ def _per_weight(sums: dict) -> dict:
     """Every sum but the weight as a per-weight mean; "hits" is reported as accuracy."""
     weight = jnp.maximum(sums["weight"], 1.0)
     return {("accuracy" if k == "hits" else k): v / weight
-            for k, v in sums.items() if k not in ("weight", "val_loss")}
+            for k, v in sums.items() if k not in ("weight", "val_loss", "val_weight")}
 
 
 def train_step(state: state_lib.TrainState, batch: Batch, learning_rate: jax.Array, *,
@@ -118,4 +118,5 @@ def eval_step(state: state_lib.TrainState, batch: Batch, *, graphdef: nnx.GraphD
               loss_fn: LossFn) -> dict[str, jax.Array]:
     """Summed validation loss and its weight for one batch (summed over batches later)."""
     loss_sum, (sums, _) = summed_loss(state.params, graphdef, state, batch, loss_fn, train=False)
-    return {"loss_sum": sums.get("val_loss", loss_sum), "weight": sums["weight"]}
+    return {"loss_sum": sums.get("val_loss", loss_sum),
+            "weight": sums.get("val_weight", sums["weight"])}
