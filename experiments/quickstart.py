@@ -62,7 +62,9 @@ def get_config(arg=None):
     c.eval.loss_batches = VALIDATION_EXAMS // BATCH
     c.eval.generate_exams = 0       # loss only: generation is the slow part of evaluation
     c.eval.arm_exams = 0            # and no retrieval/classification table (likelihood scoring)
+    c.eval.blank_image_loss = False  # and no second pass with blank views
     c.checkpoint.every_steps = 500
+    c.data.task_warmup_fraction = 0.0  # the grid trains on the plain task mixture, as measured
     return tags.declare(config_arg.apply(c, arg), get_sweep())
 
 

@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 
 from tests.data.test_real_exams_import import make_exam_folder
 from usjax.data import real_exams, us_exams
+from usjax.data.us_exams.builder import UsExams
 
 
 def _truncate(path: pathlib.Path) -> None:
