@@ -40,6 +40,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.image_size = 112  # model input side; a multiple of 28
     c.data.max_images = 4  # views per exam; more are sampled (order kept), fewer masked
     c.data.augment = False  # random crop + gain/contrast jitter, seeded per element
+    c.data.augment_min_crop = 0.85  # a crop keeps >= this fraction of each side; 1.0: no crop (the
+    #                                 views' corner annotations, e.g. the body marker, stay whole)
     c.data.with_masks = False  # batches also carry lesion masks [B, V, H, W] (heads arm)
     c.data.skip_bad_records = False  # True: empty the row of an undecodable record and count it
     c.data.workers = 0  # Grain worker processes (mp_prefetch); 0 = in the training process

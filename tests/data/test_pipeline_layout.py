@@ -5,6 +5,7 @@ import pytest
 from usjax.data import images, subsets, pipeline, tasks, text_layout
 from usjax.data import tokenizer as tok
 from tests.data.test_pipeline_records import exam_records, memory_source, tiny_config
+from usjax.train import config_checks
 
 
 def test_loss_mask_is_exactly_on_target_and_end_tokens():
@@ -71,3 +72,23 @@ def test_nested_subsets_are_prefixes_of_one_permutation():
     assert sorted(subsets.nested_subset(100, None, 0)) == list(range(100))
     with pytest.raises(ValueError, match="num_train_exams=101 but .* only 100 exams"):
         subsets.nested_subset(100, 101, 0)
+
+
+def test_augmentation_without_crop_keeps_the_whole_view_in_place():
+    """min_crop=1: only the intensity is jittered, so a corner glyph stays where it was drawn."""
+    from PIL import Image
+    pixels = np.full((28, 28), 100, np.uint8)
+    pixels[1:5, 1:5] = 235  # a bright corner mark
+    view = Image.fromarray(pixels)
+    for seed in range(5):
+        jittered = images.fit_square(view, 28, np.random.default_rng(seed), min_crop=1.0)[..., 0]
+        assert (jittered[1:5, 1:5] > jittered[6:, 6:].max()).all()  # the mark stays whole
+        assert not (jittered == pixels).all()  # and the intensity still moves
+    cropped = [images.fit_square(view, 28, np.random.default_rng(s))[..., 0] for s in range(5)]
+    assert any((c[1:5, 1:5] != c[1, 1]).any() for c in cropped)  # a crop moves the mark
+
+
+@pytest.mark.parametrize("min_crop", [0.0, 1.5])
+def test_a_bad_min_crop_names_the_key(min_crop):
+    with pytest.raises(config_checks.ConfigError, match="config.data.augment_min_crop"):
+        config_checks.check_train(tiny_config(augment_min_crop=min_crop))

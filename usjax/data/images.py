@@ -54,13 +54,15 @@ class Placement:
     corner: tuple[int, int]  # (top, left)
 
 
-def placement(width: int, height: int, size: int, augment_rng: np.random.Generator | None
-              ) -> Placement:
-    """The geometry of fitting a width x height view into a size x size square; with an rng, a
-    random crop keeping 85-100% of each side comes first (the only geometric draw)."""
+def placement(width: int, height: int, size: int, augment_rng: np.random.Generator | None,
+              min_crop: float = 0.85) -> Placement:
+    """The geometry of fitting a width x height view into a size x size square; with an rng and
+    min_crop < 1, a random crop keeping min_crop..100% of each side comes first (the only
+    geometric draw). min_crop = 1 keeps the whole view: corner annotations such as the body
+    marker stay in the picture."""
     crop = (0, 0, width, height)
-    if augment_rng is not None:
-        keep = augment_rng.uniform(0.85, 1.0, size=2)
+    if augment_rng is not None and min_crop < 1.0:
+        keep = augment_rng.uniform(min_crop, 1.0, size=2)
         cw, ch = max(1, int(width * keep[0])), max(1, int(height * keep[1]))
         x0, y0 = int(augment_rng.integers(width - cw + 1)), int(augment_rng.integers(height - ch + 1))
         crop = (x0, y0, x0 + cw, y0 + ch)
@@ -92,11 +94,12 @@ def _jitter_intensity(x_HW3: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.clip((x_HW3 - mean) * contrast + mean * gain, 0, 255)
 
 
-def fit_square(image: Image.Image, size: int, augment_rng: np.random.Generator | None
-               ) -> np.ndarray:
+def fit_square(image: Image.Image, size: int, augment_rng: np.random.Generator | None,
+               min_crop: float = 0.85) -> np.ndarray:
     """uint8 [size, size, 3]: the view (mode L or RGB) scaled to fit and centred, black
     elsewhere."""
-    return _fit_view(image, size, placement(*image.size, size, augment_rng), augment_rng)
+    return _fit_view(image, size, placement(*image.size, size, augment_rng, min_crop),
+                     augment_rng)
 
 
 def _fit_view(image: Image.Image, size: int, where: Placement,
@@ -125,8 +128,8 @@ def decode_mask(png: bytes, view_size: tuple[int, int]) -> Image.Image:
 
 
 def exam_images(pngs: list[bytes], max_images: int, size: int,
-                augment_rng: np.random.Generator | None, mask_pngs: list[bytes | None] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                augment_rng: np.random.Generator | None, mask_pngs: list[bytes | None] | None = None,
+                min_crop: float = 0.85) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(images uint8 [V, S, S, 3], image_mask bool [V], masks) for views already selected.
 
     With `mask_pngs` (one per view; None for a view without a mask), masks is uint8 [V, S, S],
@@ -136,7 +139,7 @@ def exam_images(pngs: list[bytes], max_images: int, size: int,
     masks_VSS = None if mask_pngs is None else np.zeros((max_images, size, size), np.uint8)
     for v, png in enumerate(pngs):
         view = decode(png)
-        where = placement(*view.size, size, augment_rng)
+        where = placement(*view.size, size, augment_rng, min_crop)
         if masks_VSS is not None and mask_pngs[v] is not None:
             lesions = decode_mask(mask_pngs[v], view.size)
             masks_VSS[v] = _pad(_place(lesions, where, Image.NEAREST), size, where)

@@ -73,6 +73,7 @@ class ExampleMaker:
     image_size: int
     max_images: int
     augment: bool
+    augment_min_crop: float  # data.augment_min_crop: smallest fraction of a side a crop keeps
     skip_bad_records: bool
     task_weights: Mapping[str, float] | None  # None: evaluation, report task, no randomness
     with_masks: bool  # rows also carry the views' lesion masks
@@ -102,8 +103,9 @@ class ExampleMaker:
                      if self.with_masks else None)
         augment_rng = self._rng(g, _AUGMENT) if (training and self.augment) else None
         try:
-            images_V, mask_V, masks_V = images.exam_images(pngs, self.max_images,
-                                                           self.image_size, augment_rng, mask_pngs)
+            images_V, mask_V, masks_V = images.exam_images(
+                pngs, self.max_images, self.image_size, augment_rng, mask_pngs,
+                self.augment_min_crop)
         except images.ImageDecodeError as e:
             exam_id = record["exam_id"].decode()
             raise BadRecordError(
@@ -252,7 +254,8 @@ def _example_maker(config: ml_collections.ConfigDict, source: Sequence, tokenize
                          "(14-pixel patches merged 2x2)")
     return ExampleMaker(source=source, tokenizer=tokenizer, seed=config.seed, epoch_len=epoch_len,
                         text_len=d.text_len, image_size=d.image_size, max_images=d.max_images,
-                        augment=d.augment, skip_bad_records=d.skip_bad_records,
+                        augment=d.augment, augment_min_crop=d.augment_min_crop,
+                        skip_bad_records=d.skip_bad_records,
                         task_weights=task_weights, with_masks=d.with_masks,
                         warmup_task_weights=warmup_task_weights,
                         warmup_examples=(tasks.task_warmup_steps(config) * d.batch_size

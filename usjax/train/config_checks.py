@@ -67,6 +67,8 @@ def check_train(config: ml_collections.ConfigDict) -> None:
     _need(0 <= t.warmup_fraction < 1, "train.warmup_fraction", "must be in [0, 1)")
     _need(t.loss_weighting in ("token", "example"), "train.loss_weighting",
           f"{t.loss_weighting!r} is unknown; use token or example")
+    _need(0 < config.data.augment_min_crop <= 1, "data.augment_min_crop",
+          f"must be in (0, 1] (1: no crop), got {config.data.augment_min_crop}")
     _need(0 <= config.data.task_warmup_fraction < 1, "data.task_warmup_fraction",
           f"must be in [0, 1) (0: no task warm-up), got {config.data.task_warmup_fraction}")
     _need(config.checkpoint.every_steps > 0, "checkpoint.every_steps", "must be positive")
