@@ -1,6 +1,7 @@
 """Text layout and loss mask, task prompts, view choice and image fitting, nested subsets."""
 import numpy as np
 import pytest
+from PIL import Image
 
 from usjax.data import images, subsets, pipeline, tasks, text_layout
 from usjax.data import tokenizer as tok
@@ -76,7 +77,6 @@ def test_nested_subsets_are_prefixes_of_one_permutation():
 
 def test_augmentation_without_crop_keeps_the_whole_view_in_place():
     """min_crop=1: only the intensity is jittered, so a corner glyph stays where it was drawn."""
-    from PIL import Image
     pixels = np.full((28, 28), 100, np.uint8)
     pixels[1:5, 1:5] = 235  # a bright corner mark
     view = Image.fromarray(pixels)

@@ -16,6 +16,8 @@ import io
 import numpy as np
 from PIL import Image
 
+MIN_CROP = 0.85  # data.augment_min_crop's default: a crop keeps 85-100% of each side
+
 
 class ImageDecodeError(ValueError):
     """A view's bytes are not a readable image."""
@@ -55,7 +57,7 @@ class Placement:
 
 
 def placement(width: int, height: int, size: int, augment_rng: np.random.Generator | None,
-              min_crop: float = 0.85) -> Placement:
+              min_crop: float = MIN_CROP) -> Placement:
     """The geometry of fitting a width x height view into a size x size square; with an rng and
     min_crop < 1, a random crop keeping min_crop..100% of each side comes first (the only
     geometric draw). min_crop = 1 keeps the whole view: corner annotations such as the body
@@ -95,7 +97,7 @@ def _jitter_intensity(x_HW3: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def fit_square(image: Image.Image, size: int, augment_rng: np.random.Generator | None,
-               min_crop: float = 0.85) -> np.ndarray:
+               min_crop: float = MIN_CROP) -> np.ndarray:
     """uint8 [size, size, 3]: the view (mode L or RGB) scaled to fit and centred, black
     elsewhere."""
     return _fit_view(image, size, placement(*image.size, size, augment_rng, min_crop),
@@ -129,7 +131,7 @@ def decode_mask(png: bytes, view_size: tuple[int, int]) -> Image.Image:
 
 def exam_images(pngs: list[bytes], max_images: int, size: int,
                 augment_rng: np.random.Generator | None, mask_pngs: list[bytes | None] | None = None,
-                min_crop: float = 0.85) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                min_crop: float = MIN_CROP) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(images uint8 [V, S, S, 3], image_mask bool [V], masks) for views already selected.
 
     With `mask_pngs` (one per view; None for a view without a mask), masks is uint8 [V, S, S],
