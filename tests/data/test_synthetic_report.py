@@ -8,7 +8,8 @@ import numpy as np
 from usjax import taxonomy
 from usjax.data.synthetic import SyntheticConfig, generate_exam, report
 from usjax.data.synthetic.findings import sample_findings
-from usjax.data.synthetic.phrasings import ABSENT_PHRASINGS, PHRASINGS, parse_findings
+from usjax.data.synthetic.phrasings import (ABSENT_PHRASINGS, PHRASINGS, parse_findings,
+                                            parse_lesion_count)
 
 CFG = SyntheticConfig(seed=5)
 
@@ -60,6 +61,7 @@ def test_parse_findings_recovers_the_findings_of_many_reports():
         lesions = [spec.lesion for spec in findings.lesions]
         text = report.write_report(findings.organ_id, lesions, rng)
         assert parse_findings(text) == _expected(findings.organ_id, lesions), text
+        assert parse_lesion_count(text) == len(lesions), text
 
 
 def test_generated_exams_report_their_findings():
@@ -84,3 +86,5 @@ def test_parser_rejects_what_a_report_does_not_say():
     parsed = parse_findings("Findings: The organ is of normal size. Impression: Follow-up.")
     assert all(not values for values in parsed.values())
     assert parse_findings("a cystic-appearing area")["diagnosis"] == set()  # "cyst" is a word
+    assert parse_lesion_count("Findings: The organ is of normal size.") is None
+    assert parse_lesion_count("Two focal lesions are identified. No focal lesion in it.") == 2

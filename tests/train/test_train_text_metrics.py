@@ -68,6 +68,22 @@ def test_clinical_efficacy_counts_per_dimension():
     assert scores["clinical/system/recall"] == 0.0 and scores["clinical/system/f1"] == 0.0
 
 
+def test_lesion_count_accuracy_skips_unannotated_exams_and_counts_silence_as_wrong():
+    scores = clinical_efficacy.count_accuracy([2, 0, None, 1, 3], [2, 1, 0, None, 3])
+    # exam 4 (count unknown) is left out; exam 3 states no count
+    assert scores["clinical/lesion_count/accuracy"] == pytest.approx(2 / 4)
+    assert scores["clinical/lesion_presence/accuracy"] == pytest.approx(2 / 4)
+    assert clinical_efficacy.count_accuracy([1], [None]) == {}
+
+
+def test_lesion_count_of_a_record_is_unknown_when_unannotated():
+    normal = {**_record(1, []), "findings": {"diagnosis": taxonomy.NORMAL_DIAGNOSIS}}
+    unannotated = {**_record(1, []), "findings": {"diagnosis": -1}}
+    two = {**_record(0, [{}, {}]), "findings": {"diagnosis": 0}}
+    assert [clinical_efficacy.lesion_count_of_record(r) for r in (normal, unannotated, two)] == \
+        [0, None, 2]
+
+
 def test_baseline_picks_most_frequent_report_of_the_organ_first_seen_on_ties():
     fitted = baseline.fit([(0, "A", [("q", "x")]), (0, "B", [("q", "y")]), (0, "B", [("q", "y")]),
                            (1, "C", [("q", "z")]), (1, "D", [])])

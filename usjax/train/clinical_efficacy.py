@@ -8,6 +8,12 @@ diagnosis "normal appearance" for an exam without lesions). Counts are pooled ov
 read-out. With nothing stated, precision is 0 (1 if there was also nothing to find); with nothing
 to find, recall is 0 (1 if nothing was stated either): a dimension absent from both sides scores
 F1 = 1, nothing missed and nothing invented.
+
+Beside them, the lesion count a report states ("Two focal lesions are identified.") against the
+exam's: `clinical/lesion_count/accuracy`, and `clinical/lesion_presence/accuracy` (any lesion or
+none). A report's content hinges on that one statement, so these two say whether a model reads
+lesions from the views at all; a report that states no count is wrong on both. Exams whose lesions
+were not annotated (real exams, stored -1) are left out of them.
 """
 from collections.abc import Mapping, Sequence
 
@@ -63,5 +69,27 @@ def efficacy(predicted: Sequence[ValueSets], truth: Sequence[ValueSets]) -> dict
     return scores
 
 
+def lesion_count_of_record(record: Mapping) -> int | None:
+    """The exam's number of lesions; None when its lesions were not annotated."""
+    if int(record["findings"]["diagnosis"]) < 0:
+        return None
+    return len(record["lesions"]["diagnosis"])
+
+
+def count_accuracy(stated: Sequence[int | None], truth: Sequence[int | None]) -> dict[str, float]:
+    """Accuracy of the stated lesion counts (None: the report states none) over the exams whose
+    count is known; {} when there is none."""
+    pairs = [(s, t) for s, t in zip(stated, truth, strict=True) if t is not None]
+    if not pairs:
+        return {}
+    return {"clinical/lesion_count/accuracy": float(np.mean([s == t for s, t in pairs])),
+            "clinical/lesion_presence/accuracy": float(np.mean(
+                [s is not None and (s > 0) == (t > 0) for s, t in pairs]))}
+
+
 def report_efficacy(reports: Sequence[str], records: Sequence[Mapping]) -> dict[str, float]:
-    return efficacy([stated_values(r) for r in reports], [truth_from_record(r) for r in records])
+    from usjax.data.synthetic import phrasings  # the generator owns the phrasings
+
+    return {**efficacy([stated_values(r) for r in reports], [truth_from_record(r) for r in records]),
+            **count_accuracy([phrasings.parse_lesion_count(r) for r in reports],
+                             [lesion_count_of_record(r) for r in records])}

@@ -112,6 +112,19 @@ _PATTERN = re.compile(r"(?<![\w-])(" + "|".join(
     re.escape(p) for p in sorted(_PHRASE_TABLE, key=len, reverse=True)) + r")(?![\w-])")
 
 
+# The lesion count as the report templates state it ("No focal lesion is seen.", "Two focal lesions
+# are identified.", "No focal lesion in the liver."); the number words are the count.
+COUNT_WORDS = ("no", "one", "two", "three")
+_COUNT_PATTERN = re.compile(r"(?<![\w-])(" + "|".join(COUNT_WORDS) + r") focal lesions?(?![\w-])")
+
+
+def parse_lesion_count(text: str) -> int | None:
+    """The number of lesions a report states (its first count statement), or None if it states
+    none."""
+    match = _COUNT_PATTERN.search(text.lower())
+    return None if match is None else COUNT_WORDS.index(match.group(1))
+
+
 def parse_findings(text: str) -> dict[str, set[int]]:
     """Every taxonomy value a report states, per dimension (ABSENT for "no ..." statements)."""
     found = {dim: set() for dim in taxonomy.DIMENSIONS}
