@@ -6,10 +6,11 @@ A diagnostic for a run whose reports state the lesion count no better than chanc
 (`clinical/lesion_presence/accuracy`): it separates "the tower cannot resolve the lesions at this
 image size" from "the language-model objective does not teach it to". The probe is the config's
 vision tower (preset and vision_* overrides) with a linear head on the maximum over patches and
-views (a lesion is local and may be in any view), trained with AdamW on the count (0..3, more counted as 3) of every
-training exam; views are the evenly spaced ones evaluation uses, so no draw varies them. It prints
-validation count and presence accuracy beside the majority answers' (the most frequent training
-count; "a lesion" for presence). Random choices come from the config's seed.
+views (a lesion is local and may be in any view), trained with AdamW on the count (0..3; more is
+counted as 3) of every training exam; views are the evenly spaced ones evaluation uses, so no
+draw varies them. It prints validation count and presence accuracy beside the majority answers'
+(the most frequent training count; "a lesion" for presence). Random choices come from the
+config's seed.
 """
 import time
 
@@ -30,6 +31,7 @@ _STEPS = flags.DEFINE_integer("steps", 1500, "optimizer steps")
 _BATCH = flags.DEFINE_integer("batch", 16, "exams per step")
 _LR = flags.DEFINE_float("learning_rate", 1e-3, "AdamW learning rate (constant)")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", 250, "steps between validation reports")
+
 
 def load_split(config, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(views uint8 [N, V, S, S, 3], view mask [N, V], lesion count [N]) of the split's exams
