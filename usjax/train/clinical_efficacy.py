@@ -90,6 +90,7 @@ def count_accuracy(stated: Sequence[int | None], truth: Sequence[int | None]) ->
 def report_efficacy(reports: Sequence[str], records: Sequence[Mapping]) -> dict[str, float]:
     from usjax.data.synthetic import phrasings  # the generator owns the phrasings
 
-    return {**efficacy([stated_values(r) for r in reports], [truth_from_record(r) for r in records]),
+    stated = [stated_values(r) for r in reports]
+    return {**efficacy(stated, [truth_from_record(r) for r in records]),
             **count_accuracy([phrasings.parse_lesion_count(r) for r in reports],
                              [lesion_count_of_record(r) for r in records])}
