@@ -117,6 +117,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.end_lr_fraction = 0.1  # final learning rate = this x peak
     c.train.restart_schedule_after_task_warmup = True  # with a task warm-up: a second warmup +
     #                                                    cosine cycle for the task mixture after it
+    # > 0: a linear head on the vision tower's pooled features learns the exam's labels beside the
+    # language model (usjax/arms/label_loss.py), weighted this much against the token loss. 0: the
+    # tower learns through the language model only (then, from scratch, it reads no lesions).
+    c.train.label_loss_weight = 0.0
     c.train.weight_decay = 0.01
     c.train.b1 = 0.9
     c.train.b2 = 0.98

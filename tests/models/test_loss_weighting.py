@@ -35,7 +35,8 @@ def _batch_and_ce():
 
 
 def _config(weighting):
-    return ml_collections.ConfigDict({"train": {"loss_weighting": weighting}})
+    return ml_collections.ConfigDict({"train": {"loss_weighting": weighting,
+                                                "label_loss_weight": 0.0}})
 
 
 def test_example_weights_give_every_row_with_targets_a_total_of_one():

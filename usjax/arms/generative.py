@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from usjax import taxonomy
+from usjax.arms import label_loss
 from usjax.models import flops, vlm
 from usjax.train import state as state_lib
 from usjax.train.loss import per_example_weights, token_cross_entropy
@@ -31,7 +32,10 @@ REGION_DIM = taxonomy.DIMENSIONS.index("system")
 
 
 def build_model(mcfg, config, rngs: nnx.Rngs) -> vlm.VisionLanguageModel:
-    return vlm.VisionLanguageModel(mcfg, rngs=rngs)
+    model = vlm.VisionLanguageModel(mcfg, rngs=rngs)
+    if config.train.label_loss_weight > 0:
+        label_loss.attach(model, rngs)
+    return model
 
 
 def trainable_filters(config):
@@ -54,6 +58,10 @@ def loss_sums(model, batch, config):
     lm_sum = (ce * weights).sum()
     sums = {"weight": weight, "hits": (hits * weights).sum(), "val_loss": (ce * mask).sum(),
             "val_weight": mask.sum()}
+    if config.train.label_loss_weight > 0:  # the vision stage beside the language model
+        labels = label_loss.label_loss(model, batch)
+        lm_sum = lm_sum + config.train.label_loss_weight * labels * weight
+        sums["label_loss"] = labels * weight
     if model.cfg.moe.experts == 0:
         return lm_sum, sums
     balance = aux["load_balance_loss"]
