@@ -135,6 +135,7 @@ def _base_config(size: Size) -> ml_collections.ConfigDict:
     c.train.learning_rate = 3e-3
     c.data.task_warmup_fraction = 0.0
     c.train.loss_weighting = "token"
+    c.train.label_loss_weight = 0.0
     c.train.log_every_steps = 50
     c.eval.every_steps = 1_000_000  # validation at the end only
     c.eval.loss_batches = size.loss_batches

@@ -65,6 +65,7 @@ def get_config(arg=None):
     c.eval.blank_image_loss = False  # and no second pass with blank views
     c.checkpoint.every_steps = 500
     c.data.task_warmup_fraction = 0.0  # the grid trains on the plain task mixture, as measured
+    c.train.label_loss_weight = 0.0  # and on the language-model loss alone, as measured
     return tags.declare(config_arg.apply(c, arg), get_sweep())
 
 
