@@ -119,8 +119,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     #                                                    cosine cycle for the task mixture after it
     # > 0: a linear head on the vision tower's pooled features learns the exam's labels beside the
     # language model (usjax/arms/label_loss.py), weighted this much against the token loss. 0: the
-    # tower learns through the language model only (then, from scratch, it reads no lesions).
-    c.train.label_loss_weight = 0.0
+    # tower learns through the language model only; from scratch it then reads no lesions (1k, s4:
+    # lesion presence .57 at 0, .79 at 1; BLEU-4 .20 -> .30, diagnosis F1 .35 -> .53).
+    c.train.label_loss_weight = 1.0
     c.train.weight_decay = 0.01
     c.train.b1 = 0.9
     c.train.b2 = 0.98
