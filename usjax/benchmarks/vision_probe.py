@@ -21,6 +21,7 @@ from absl import app, flags
 from flax import nnx
 from ml_collections import config_flags
 
+from usjax.arms import label_loss
 from usjax.data import corpus, images
 from usjax.data.synthetic.config import MAX_LESIONS
 from usjax.models import presets, vision
@@ -55,15 +56,12 @@ def load_split(config, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 class CountProbe(nnx.Module):
     def __init__(self, mcfg: presets.ModelConfig, rngs: nnx.Rngs):
-        self.tower = vision.VisionEncoder(mcfg, jnp.float32, rngs)
+        self.vision = vision.VisionEncoder(mcfg, jnp.float32, rngs)
         self.head = nnx.Linear(mcfg.vision.width, MAX_LESIONS + 1, rngs=rngs)
 
     def __call__(self, views_BVHWC, mask_BV):
-        B, V = views_BVHWC.shape[:2]
-        feats = self.tower(views_BVHWC.reshape((B * V,) + views_BVHWC.shape[2:]))
-        per_view = feats.reshape(B, V, -1, feats.shape[-1]).max(axis=2)
-        pooled = jnp.where(mask_BV[..., None], per_view, -jnp.inf).max(axis=1)
-        return self.head(pooled)
+        # pooled as the training's label head pools them (usjax/arms/label_loss.py)
+        return self.head(label_loss.pooled_features(self, views_BVHWC, mask_BV))
 
 
 @nnx.jit
