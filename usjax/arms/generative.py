@@ -59,9 +59,9 @@ def loss_sums(model, batch, config):
     sums = {"weight": weight, "hits": (hits * weights).sum(), "val_loss": (ce * mask).sum(),
             "val_weight": mask.sum()}
     if config.train.label_loss_weight > 0:  # the vision stage beside the language model
-        labels = label_loss.label_loss(model, batch)
-        lm_sum = lm_sum + config.train.label_loss_weight * labels * weight
-        sums["label_loss"] = labels * weight
+        label_ce = label_loss.label_loss(model, batch)
+        lm_sum = lm_sum + config.train.label_loss_weight * label_ce * weight
+        sums["label_loss"] = label_ce * weight
     if model.cfg.moe.experts == 0:
         return lm_sum, sums
     balance = aux["load_balance_loss"]
