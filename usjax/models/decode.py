@@ -48,11 +48,11 @@ def _generate(graphdef, state, images, image_mask, prompt, prompt_mask, region, 
     model = nnx.merge(graphdef, state)
     cfg = model.cfg
     bidirectional = cfg.image_attention == "bidirectional"
-    B, num_views, side = images.shape[0], images.shape[1], images.shape[2] // (cfg.vision.patch * cfg.vision.merge)
+    B = images.shape[0]
     K, M = num_beams, max_new_tokens
 
     # prefill: [image tokens][prompt] into a cache with room for M generated tokens
-    x, angles, valid_BN, num_image = model.prefix(images, image_mask, prompt, prompt_mask)
+    x, angles, valid_BN, num_image, text_start_B = model.prefix(images, image_mask, prompt, prompt_mask)
     N = x.shape[1]
     valid_BS = jnp.concatenate([valid_BN, jnp.ones((B, M), bool)], axis=1)
     cache_shape = (cfg.layers, B, N + M, cfg.kv_heads, cfg.head_dim)
@@ -66,6 +66,7 @@ def _generate(graphdef, state, images, image_mask, prompt, prompt_mask, region, 
     # beams folded into the batch: row b * K + k
     cache = jax.tree.map(lambda c: jnp.repeat(c, K, axis=1), cache)
     valid_RS, lengths_R = jnp.repeat(valid_BS, K, axis=0), jnp.repeat(lengths_B, K)
+    text_start_R = jnp.repeat(text_start_B, K)
     region_R = None if region is None else jnp.repeat(region, K)
     vocab = logp.shape[-1]
     pad_only = jnp.where(jnp.arange(vocab) == pad_id, 0.0, -jnp.inf)
@@ -86,7 +87,7 @@ def _generate(graphdef, state, images, image_mask, prompt, prompt_mask, region, 
         if K > 1:
             rows = (jnp.arange(B)[:, None] * K + beam).reshape(-1)
             cache = jax.tree.map(lambda c: c[:, rows], cache)
-        positions = sequence.text_positions((lengths_R + i)[:, None], num_views, side)
+        positions = sequence.text_positions((lengths_R + i)[:, None], text_start_R)
         angles = rotary.mrope_angles(positions, cfg.head_dim, cfg.rope_theta, cfg.mrope_section)
         slot = N + i
         mask = sequence.attention_mask(jnp.reshape(slot, (1,)), valid_RS, num_image, bidirectional)

@@ -29,7 +29,7 @@ def dense_shapes(cfg: ModelConfig) -> dict[str, DenseShape]:
     v, h, hd = cfg.vision, cfg.hidden, cfg.head_dim
     w, merged = v.width, v.width * v.merge ** 2
     shapes = {
-        "vision/patch_embed": DenseShape(v.patch * v.patch * 3, w, False, 1),
+        "vision/patch_embed": DenseShape(v.temporal_patch * v.patch * v.patch * 3, w, False, 1),
         "vision/blocks/qkv": DenseShape(w, 3 * w, True, v.depth),
         "vision/blocks/proj": DenseShape(w, w, True, v.depth),
         "vision/blocks/fc1": DenseShape(w, v.mlp_ratio * w, True, v.depth),

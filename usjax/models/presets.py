@@ -46,6 +46,11 @@ class VisionConfig:
     merge: int = 2    # merger concatenates merge x merge neighbouring patch tokens
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
+    # Frames per patch: Qwen2-VL embeds two (a still image repeats its frame); 1 for models trained here
+    temporal_patch: int = 1
+    # uint8 pixels -> (x / 255 - mean) / std per channel (OpenAI CLIP's statistics, as Qwen2-VL's processor)
+    pixel_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
+    pixel_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +72,17 @@ class MoeConfig:
     capacity_factor: float = 1.25  # slots per expert = ceil(cf * tokens * top_k / experts), per row
     aux_loss_coef: float = 1e-3  # the training loss adds coef * load-balance loss (usjax/arms)
     region_routing: bool = False  # router input also gets a learned embedding of the body system
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatLayout:
+    """Qwen2-VL's chat sequence (usjax.models.sequence): [prefix][per view: start, image tokens, end][text].
+
+    prefix_ids is everything before the first view (system turn and the user turn's header), from
+    the checkpoint's tokenizer (usjax.hf.tokenizer); the other ids are its vision special tokens."""
+    prefix_ids: tuple[int, ...]
+    vision_start_id: int
+    vision_end_id: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +109,11 @@ class ModelConfig:
     remat: str = "none"
     scan_layers: bool = True  # False unrolls the layer loop (same parameter tree); used for FLOP checks
     image_size: int = 112    # default image side for FLOP accounting; the model takes any multiple of 28
+    # None: [image tokens][text] (models trained here); a ChatLayout: Qwen2-VL's chat sequence
+    # (imported checkpoints, usjax.hf)
+    chat: ChatLayout | None = None
+    # rotary frequencies per (t, h, w) stream; () derives Qwen2-VL's split from head_dim
+    rope_sections: tuple[int, ...] = ()
 
     @property
     def head_dim(self) -> int:
@@ -101,6 +122,8 @@ class ModelConfig:
     @property
     def mrope_section(self) -> tuple[int, int, int]:
         """Rotary frequencies given to (time, height, width); Qwen2-VL's [16, 24, 24] at head_dim 128."""
+        if self.rope_sections:
+            return tuple(self.rope_sections)
         half = self.head_dim // 2
         t = half - 2 * ((half - half // 4) // 2)
         return (t, (half - t) // 2, (half - t) // 2)
@@ -177,7 +200,7 @@ def build(preset: str, **overrides) -> ModelConfig:
                              f"{sorted([f.name for f in dataclasses.fields(ModelConfig)] + list(_VISION_KEYS))}")
     cfg = ModelConfig(**fields, vision=VisionConfig(**vision), lora=LoraConfig(**lora),
                       moe=MoeConfig(**moe))
-    _validate(cfg)
+    validate(cfg)
     return cfg
 
 
@@ -190,7 +213,8 @@ def model_config(section: ml_collections.ConfigDict) -> ModelConfig:
     return build(preset, **values)
 
 
-def _validate(cfg: ModelConfig) -> None:
+def validate(cfg: ModelConfig) -> None:
+    """One-line ValueError naming the config.model key of the first inconsistent setting."""
     def need(ok, key, what):
         if not ok:
             raise ValueError(f"config.model.{key}: {what}")
@@ -204,6 +228,11 @@ def _validate(cfg: ModelConfig) -> None:
          "use 'causal' or 'bidirectional'")
     need(cfg.dtype in ("float32", "bfloat16"), "dtype", "use 'float32' or 'bfloat16'")
     need(cfg.lora.rank >= 0 and 0.0 <= cfg.lora.dropout < 1.0, "lora", "rank >= 0 and 0 <= dropout < 1")
+    need(sum(cfg.mrope_section) == cfg.head_dim // 2 and len(cfg.mrope_section) == 3, "rope_sections",
+         f"three sections summing to head_dim/2 = {cfg.head_dim // 2}, got {cfg.mrope_section}")
+    need(v.temporal_patch >= 1, "vision_temporal_patch", f"must be >= 1, got {v.temporal_patch}")
+    need(cfg.chat is None or cfg.image_attention == "causal", "image_attention",
+         "Qwen2-VL's chat layout is causal throughout; use 'causal' with an imported checkpoint")
     need(cfg.image_size % (v.patch * v.merge) == 0, "image_size",
          f"must be a multiple of {v.patch * v.merge} (patch x merge)")
     _validate_moe(cfg.moe, need)

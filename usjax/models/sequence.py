@@ -1,4 +1,11 @@
-"""Layout of the LM sequence [image tokens of view 0..V-1][text]: rotary positions and attention masks.
+"""Layout of the LM sequence: rotary positions, key validity and attention masks.
+
+Two layouts. Models trained here read [image tokens of view 0..V-1][text]. Imported Qwen2-VL
+checkpoints read Qwen2-VL's chat sequence (`chat_*` below, ModelConfig.chat):
+[prefix P][view 0: start, side^2 image tokens, end]...[view V-1 ...][text], where every view keeps
+its slots whether it is real or masked; masked views' slots are invalid keys and take no position,
+so the real tokens get exactly the positions transformers' `get_rope_index` gives the same exam
+without the missing views (text counts 1 per token; a view advances by 1 + side + 1).
 
 Positions follow Qwen2-VL's multimodal rotary scheme: the image tokens of view v sit on a
 side x side merged grid with (t, h, w) = (o_v, o_v + row, o_v + col), o_v = v * side, so each view
@@ -20,17 +27,56 @@ def image_positions(num_views: int, side: int):
     return jnp.stack([offset, offset + row, offset + col]).reshape(3, -1)
 
 
-def text_positions(text_index_BT, num_views: int, side: int):
+def text_positions(text_index_BT, text_start_B):
     """[3, B, T] positions of text tokens at the given text indices (0 = first text token)."""
-    pos = num_views * side + text_index_BT
+    pos = text_start_B[:, None] + text_index_BT
     return jnp.broadcast_to(pos, (3,) + pos.shape)
+
+
+def text_start(batch: int, num_views: int, side: int):
+    """[B] position of the first text token after the [image tokens] prefix."""
+    return jnp.full((batch,), num_views * side, jnp.int32)
 
 
 def sequence_positions(batch: int, num_views: int, side: int, text_len: int):
     """[3, B, V*side^2 + T] positions of the whole training sequence."""
     img = jnp.broadcast_to(image_positions(num_views, side)[:, None], (3, batch, num_views * side * side))
-    text = text_positions(jnp.broadcast_to(jnp.arange(text_len), (batch, text_len)), num_views, side)
+    text = text_positions(jnp.broadcast_to(jnp.arange(text_len), (batch, text_len)),
+                          text_start(batch, num_views, side))
     return jnp.concatenate([img, text], axis=-1)
+
+
+def chat_view_starts(prefix_len: int, image_mask_BV, side: int):
+    """[B, V] position of each view's start token: real views before it each advanced side + 2."""
+    real_before = jnp.cumsum(image_mask_BV.astype(jnp.int32), axis=1) - image_mask_BV.astype(jnp.int32)
+    return prefix_len + real_before * (side + 2)
+
+
+def chat_text_start(prefix_len: int, image_mask_BV, side: int):
+    """[B] position of the first text token of the chat layout."""
+    return prefix_len + image_mask_BV.astype(jnp.int32).sum(axis=1) * (side + 2)
+
+
+def chat_positions(prefix_len: int, image_mask_BV, side: int, text_len: int):
+    """[3, B, P + V*(side^2 + 2) + T] positions of the chat layout's slots."""
+    B, V = image_mask_BV.shape
+    prefix = jnp.broadcast_to(jnp.arange(prefix_len), (3, B, prefix_len))
+    start_BV = chat_view_starts(prefix_len, image_mask_BV, side)
+    grid = image_positions(1, side)  # [3, side^2]: (0, row, col)
+    start_tok = jnp.broadcast_to(start_BV, (3, B, V))[..., None]
+    image = start_BV[None, :, :, None] + 1 + grid[:, None, None, :]
+    end_tok = jnp.broadcast_to(start_BV + 1 + side, (3, B, V))[..., None]
+    views = jnp.concatenate([start_tok, image, end_tok], axis=-1).reshape(3, B, V * (side * side + 2))
+    text = text_positions(jnp.broadcast_to(jnp.arange(text_len), (B, text_len)),
+                          chat_text_start(prefix_len, image_mask_BV, side))
+    return jnp.concatenate([prefix, views, text], axis=-1)
+
+
+def chat_key_valid(prefix_len: int, image_mask_BV, text_mask_BT, side: int):
+    """[B, N] validity of the chat layout's slots: the prefix, real views' blocks, non-pad text."""
+    B = image_mask_BV.shape[0]
+    return jnp.concatenate([jnp.ones((B, prefix_len), bool),
+                            jnp.repeat(image_mask_BV, side * side + 2, axis=1), text_mask_BT], axis=1)
 
 
 def key_valid(image_mask_BV, text_mask_BT, tokens_per_view: int):

@@ -2,10 +2,11 @@
 
 Views are folded into the batch: [B, V, H, W, 3] uint8 -> [B*V, (H/14)*(W/14) patches] -> blocks ->
 merger -> [B, V * tokens_per_view, hidden], tokens in view order, row-major inside a view.
-Differences from Qwen2-VL kept import-friendly: patches are flattened (row, col, channel) and embedded
-by one matmul (Qwen2-VL's Conv3d over two duplicated frames equals this after summing its kernel over
-time and permuting); patches are stored row-major rather than in merge-window order (attention is
-order-free and positions come from the grid), and the merger gathers the 2x2 windows itself.
+Differences from Qwen2-VL kept import-friendly: a patch is flattened (frame, row, col, channel) and
+embedded by one matmul (Qwen2-VL's Conv3d with stride = kernel is that matmul once its kernel is
+permuted, usjax.hf.tensors); a still image repeats its frame `vision.temporal_patch` times as
+Qwen2-VL's processor does; patches are stored row-major rather than in merge-window order (attention
+is order-free and positions come from the grid), and the merger gathers the 2x2 windows itself.
 """
 import jax
 import jax.numpy as jnp
@@ -15,20 +16,20 @@ from flax import nnx
 from usjax.models import rotary
 from usjax.models.attention import dot_attention
 from usjax.models.layers import Dense, LayerNorm, constrain
-from usjax.models.presets import ModelConfig
+from usjax.models.presets import ModelConfig, VisionConfig
 from usjax.models.scan import run_stack
 
-# OpenAI CLIP pixel statistics, which Qwen2-VL's processor uses
-PIXEL_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
-PIXEL_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 
 
-def patchify(images_NHWC, patch: int):
-    """uint8 [N, H, W, 3] -> normalised float32 [N, H/p, W/p, p*p*3]."""
+def patchify(images_NHWC, v: VisionConfig):
+    """uint8 [N, H, W, 3] -> normalised float32 [N, H/p, W/p, frames*p*p*3] (v.temporal_patch frames)."""
     N, H, W, C = images_NHWC.shape
-    x = (images_NHWC.astype(jnp.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
-    x = x.reshape(N, H // patch, patch, W // patch, patch, C).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(N, H // patch, W // patch, patch * patch * C)
+    p = v.patch
+    mean, std = np.asarray(v.pixel_mean, np.float32), np.asarray(v.pixel_std, np.float32)
+    x = (images_NHWC.astype(jnp.float32) / 255.0 - mean) / std
+    x = x.reshape(N, H // p, p, W // p, p, C).transpose(0, 1, 3, 2, 4, 5)
+    x = x.reshape(N, H // p, W // p, p * p * C)
+    return jnp.tile(x, (1, 1, 1, v.temporal_patch)) if v.temporal_patch > 1 else x
 
 
 class VisionBlock(nnx.Module):
@@ -74,13 +75,14 @@ class VisionEncoder(nnx.Module):
         v = cfg.vision
         self.cfg = cfg
         self.dtype = dtype
-        self.patch_embed = Dense(v.patch * v.patch * 3, v.width, ("patch", "vit_embed"), dtype=dtype, rngs=rngs)
+        self.patch_embed = Dense(v.temporal_patch * v.patch * v.patch * 3, v.width, ("patch", "vit_embed"),
+                                 dtype=dtype, rngs=rngs)
         self.blocks = VisionBlock(cfg, (v.depth,), dtype, rngs)
 
     def __call__(self, images_NHWC, keys=None):
         """uint8 [N, H, W, 3] -> [N, side, side, width] patch features."""
         v = self.cfg.vision
-        x = self.patch_embed(patchify(images_NHWC, v.patch))
+        x = self.patch_embed(patchify(images_NHWC, v))
         N, side, _, W = x.shape
         angles_PF = rotary.grid_angles(side, W // v.heads, v.rope_theta)
 

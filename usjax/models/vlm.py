@@ -12,6 +12,8 @@ LoRA adapters are attached at construction when `mcfg.lora.rank > 0` (`usjax.mod
 exam's body system (int32 [B], -1 = unknown) that region routing reads; other models ignore it.
 `model.eval()` / `model.train()` switch adapter dropout off / on.
 """
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -33,6 +35,15 @@ def check_inputs(images, image_mask, tokens, text_mask, patch_window: int):
     if image_mask.shape != (B, V) or tokens.shape != text_mask.shape or tokens.shape[0] != B:
         raise ValueError(f"batch shapes disagree: image_mask {image_mask.shape} (want {(B, V)}), "
                          f"tokens {tokens.shape}, text_mask {text_mask.shape}")
+
+
+class Prefix(NamedTuple):
+    """The embedded sequence up to and including the text, as the decoder reads it."""
+    x: jax.Array            # [B, N, hidden]
+    angles: jax.Array       # [B, N, head_dim/2] rotary angles
+    valid: jax.Array        # [B, N] which slots hold real tokens
+    num_image: int          # slots before the first text token
+    text_start: jax.Array   # [B] rotary position of the first text token
 
 
 class VisionLanguageModel(nnx.Module):
@@ -63,8 +74,8 @@ class VisionLanguageModel(nnx.Module):
         tokens = self.merger(feats, key_merger)
         return tokens.reshape(B, V * tokens.shape[1], tokens.shape[2])
 
-    def prefix(self, images, image_mask, tokens, text_mask, keys=(None, None)):
-        """Embedded sequence [B, N, hidden], its rotary angles, key validity [B, N], image length."""
+    def prefix(self, images, image_mask, tokens, text_mask, keys=(None, None)) -> Prefix:
+        """The embedded sequence, its rotary angles and key validity (ModelConfig.chat picks the layout)."""
         v = self.cfg.vision
         check_inputs(images, image_mask, tokens, text_mask, v.patch * v.merge)
         B, V, H = images.shape[:3]
@@ -72,22 +83,43 @@ class VisionLanguageModel(nnx.Module):
         # zeroing masked views' tokens keeps even the query at the last image slot (which gives the
         # logits of text position 0) independent of a masked view's pixels
         img = self.image_tokens(images, *keys) * jnp.repeat(image_mask, side * side, axis=1)[..., None]
-        x = jnp.concatenate([img.astype(self.decoder.dtype), self.decoder.embed(tokens)], axis=1)
-        positions = sequence.sequence_positions(B, V, side, tokens.shape[1])
+        img = img.astype(self.decoder.dtype)
+        text = self.decoder.embed(tokens)
+        if self.cfg.chat is None:
+            x = jnp.concatenate([img, text], axis=1)
+            positions = sequence.sequence_positions(B, V, side, tokens.shape[1])
+            valid = sequence.key_valid(image_mask, text_mask, side * side)
+            start = sequence.text_start(B, V, side)
+        else:
+            x, positions, valid, start = self._chat_sequence(img, text, image_mask, text_mask, side)
         angles = rotary.mrope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta, self.cfg.mrope_section)
-        valid = sequence.key_valid(image_mask, text_mask, side * side)
-        return x, angles, valid, img.shape[1]
+        return Prefix(x, angles, valid, x.shape[1] - tokens.shape[1], start)
+
+    def _chat_sequence(self, img_BKD, text_BTD, image_mask, text_mask, side):
+        """Qwen2-VL's chat layout: [prefix][start, view tokens, end] per view [text]."""
+        chat = self.cfg.chat
+        B, V = image_mask.shape
+        P = len(chat.prefix_ids)
+        prefix = jnp.broadcast_to(self.decoder.embed(jnp.asarray(chat.prefix_ids, jnp.int32))[None],
+                                  (B, P, text_BTD.shape[-1]))
+        marks = self.decoder.embed(jnp.asarray([chat.vision_start_id, chat.vision_end_id], jnp.int32))
+        marks = jnp.broadcast_to(marks[None, None], (B, V, 2, marks.shape[-1]))
+        views = img_BKD.reshape(B, V, side * side, -1)
+        views = jnp.concatenate([marks[:, :, :1], views, marks[:, :, 1:]], axis=2).reshape(B, -1, views.shape[-1])
+        x = jnp.concatenate([prefix, views, text_BTD], axis=1)
+        positions = sequence.chat_positions(P, image_mask, side, text_BTD.shape[1])
+        valid = sequence.chat_key_valid(P, image_mask, text_mask, side)
+        return x, positions, valid, sequence.chat_text_start(P, image_mask, side)
 
     def forward(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region=None):
         """-> (logits [B, T, vocab], aux routing statistics)."""
         k_vis, k_merge, k_lm = self._dropout_keys()
-        x, angles, valid, num_image = self.prefix(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT,
-                                                  (k_vis, k_merge))
-        mask = sequence.attention_mask(jnp.arange(x.shape[1]), valid, num_image,
+        pre = self.prefix(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, (k_vis, k_merge))
+        mask = sequence.attention_mask(jnp.arange(pre.x.shape[1]), pre.valid, pre.num_image,
                                        self.cfg.image_attention == "bidirectional")
-        h, _, aux = self.decoder.run(x, angles, mask, k_lm, region_B=region, valid_BN=valid)
+        h, _, aux = self.decoder.run(pre.x, pre.angles, mask, k_lm, region_B=region, valid_BN=pre.valid)
         T = tokens_BT.shape[1]
-        return self.decoder.logits(h[:, num_image - 1:num_image - 1 + T]), aux
+        return self.decoder.logits(h[:, pre.num_image - 1:pre.num_image - 1 + T]), aux
 
     def __call__(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region=None):
         return self.forward(images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region)[0]
