@@ -1,0 +1,1 @@
+"""Hugging Face Qwen2-VL checkpoints in and out: config, tensors, tokenizer and image processing."""
