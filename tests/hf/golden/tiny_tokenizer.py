@@ -1,0 +1,57 @@
+"""A tiny byte-level BPE tokenizer with Qwen2-VL's special tokens, made with the tokenizers library.
+
+Run by make_goldens.py (in the peer environment) and importable from the project's tests: it needs
+only `tokenizers`. The merges are learnt from the sentences below, so every text still encodes
+(byte-level alphabet); the special tokens come last, in Qwen2's order, as in the real tokenizer.
+"""
+import json
+import os
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>",
+                  "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", "<|quad_start|>",
+                  "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+                  "<|image_pad|>", "<|video_pad|>")
+# Qwen2's pre-tokenizer pattern (words, numbers digit by digit, punctuation, whitespace runs)
+SPLIT_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+SENTENCES = (
+    "You are a helpful assistant.",
+    "Write the ultrasound report of this exam.",
+    "Liver: normal size and echotexture. No focal lesion.",
+    "Thyroid gland: a well-defined hypoechoic nodule of 12 mm in the right lobe.",
+    "Breast and axilla: an irregular mass with ill-defined margins and posterior shadowing.",
+    "Kidney and ureter: a simple cyst, anechoic, with posterior enhancement.",
+    "Gallbladder and bile ducts: calcifications with shadowing. Vascularity: none.",
+    "What is the echogenicity of the lesion? Hypoechoic.",
+    "Diagnosis: nodule. Shape: oval. Margins: well-defined.",
+)
+VOCAB_SIZE = 360  # learnt tokens (bytes + merges); the specials come after them
+
+
+def build() -> Tokenizer:
+    tok = Tokenizer(models.BPE(byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(pattern=__import__("tokenizers").Regex(SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False, special_tokens=[])
+    tok.train_from_iterator(list(SENTENCES) * 4, trainer=trainer)
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    return tok
+
+
+def write(directory: str) -> dict[str, int]:
+    """tokenizer.json and tokenizer_config.json into `directory`; returns the special ids."""
+    tok = build()
+    os.makedirs(directory, exist_ok=True)
+    tok.save(os.path.join(directory, "tokenizer.json"))
+    config = {"tokenizer_class": "Qwen2Tokenizer", "model_max_length": 32768,
+              "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "bos_token": None,
+              "unk_token": None, "errors": "replace", "clean_up_tokenization_spaces": False,
+              "split_special_tokens": False, "add_prefix_space": False}
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    return {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}
