@@ -162,14 +162,14 @@ PRESETS: dict[str, dict] = {
     "peer_large": _cpu(512, 8, 4, 2, 1408, 4, 256, 4),
     "qwen2vl_2b": dict(vocab_size=151936, hidden=1536, layers=28, heads=12, kv_heads=2,
                        intermediate=8960, tie_embeddings=True,
-                       vision=dict(depth=32, width=1280, heads=16)),
+                       vision=dict(depth=32, width=1280, heads=16, temporal_patch=2)),
     "qwen2vl_7b": dict(vocab_size=152064, hidden=3584, layers=28, heads=28, kv_heads=4,
                        intermediate=18944, tie_embeddings=False,
-                       vision=dict(depth=32, width=1280, heads=16)),
+                       vision=dict(depth=32, width=1280, heads=16, temporal_patch=2)),
 }
 
 # c.model keys that are not ModelConfig fields
-_SECTION_ONLY = ("preset",)
+_SECTION_ONLY = ("preset", "init_from_hf")
 _VISION_KEYS = {"vision_" + f.name: f.name for f in dataclasses.fields(VisionConfig)}
 
 
