@@ -122,7 +122,7 @@ class _Reader:
         self.files, self.report, self.handles = files, report, {}
         self.stored = {}
 
-    def read(self, name: str, index: tuple[slice, ...] | None) -> np.ndarray:
+    def read(self, name: str, index: tuple[slice, ...]) -> np.ndarray:
         path = self.files[name]
         if path not in self.handles:
             self.handles[path] = safe_open(path, framework="flax")
@@ -131,7 +131,7 @@ class _Reader:
         if part.get_dtype() not in STORED_BYTES:
             raise HFCheckpointError(f"{path}: tensor {name} is stored as {part.get_dtype()}; usjax reads "
                                     f"{sorted(STORED_BYTES)} weights")
-        array = np.asarray(part[index] if index is not None else part[:], dtype=np.float32)
+        array = np.asarray(part[index], dtype=np.float32)
         nbytes = array.size * STORED_BYTES[part.get_dtype()]
         self.report.bytes_read += nbytes
         self.report.largest_read = max(self.report.largest_read, nbytes)
@@ -158,11 +158,10 @@ def _shard_reader(rule, shape, dtype, reader: _Reader):
 
 def _read_shard(rule, index, reader: _Reader) -> np.ndarray:
     inner = index[1:] if rule.stack else index
-    hf_index = tensors.hf_slices(rule, inner)
+    hf_index, after = tensors.hf_slices(rule, inner)
 
     def one(name):
-        array = tensors.to_usjax(rule, reader.read(name, hf_index))
-        return array if hf_index is not None else array[inner]
+        return tensors.to_usjax(rule, reader.read(name, hf_index))[after]
 
     if not rule.stack:
         return one(rule.hf)

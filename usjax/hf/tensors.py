@@ -110,11 +110,12 @@ def to_hf(rule: Rule, array: np.ndarray, cfg: ModelConfig) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def hf_slices(rule: Rule, index: tuple[slice, ...]) -> tuple[slice, ...] | None:
-    """The part of one HF tensor that usjax's slice `index` (stack axis removed) covers, or None
-    when it must be read whole (the patch kernel's flattened axis)."""
+def hf_slices(rule: Rule, index: tuple[slice, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """(the part of one HF tensor that usjax's slice `index` (stack axis removed) needs, the
+    indexing left to apply after to_usjax). The patch kernel's flattened (frames, p, p, channels)
+    axis has no HF slice: its output channels are read sliced, its rows cut after the transpose."""
     if rule.kind == "linear":
-        return tuple(index[::-1])
+        return tuple(index[::-1]), (slice(None),) * len(index)
     if rule.kind == "patch":
-        return None
-    return tuple(index)
+        return (index[1],), (index[0], slice(None))
+    return tuple(index), (slice(None),) * len(index)
