@@ -10,6 +10,7 @@ import pytest
 from flax import nnx
 
 from tests.hf.conftest import GOLDEN
+from usjax.hf import config as hf_config
 from usjax.models import params, presets, vlm
 
 
@@ -31,3 +32,12 @@ def test_preset_parameter_counts_equal_transformers(preset):
     cfg = presets.build(preset)
     assert tree_counts(cfg) == expected
     assert params.count(cfg)["total"] == expected["total"]
+
+
+@pytest.mark.parametrize("preset", ["qwen2vl_2b", "qwen2vl_7b"])
+def test_the_published_config_json_imports_as_the_preset(preset):
+    imported = hf_config.model_config(os.path.join(GOLDEN, f"{preset}_config"), chat=None)
+    built = presets.build(preset)
+    shape = lambda c: (c.vocab_size, c.hidden, c.layers, c.heads, c.kv_heads, c.intermediate, c.tie_embeddings,
+                       c.rope_theta, c.mrope_section, c.norm_eps, c.vision)
+    assert shape(imported) == shape(built)
