@@ -17,7 +17,8 @@ It writes, under tests/hf/golden/:
   3 views), transformers' logits at the last 24 text positions of each row (the answer and its
   end token; references.json says where they start) and 32-token greedy generations;
 - param_counts.json: parameter counts of transformers' models for the published Qwen2-VL 2B / 7B
-  configurations, built on the meta device (no weights).
+  configurations, built on the meta device (no weights), and qwen2vl_2b_config/, qwen2vl_7b_config/:
+  their config.json alone (what `launch/run.py --preflight` needs of a checkpoint).
 The project's tests (no torch) compare usjax against these files.
 """
 import argparse
@@ -32,14 +33,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tiny_tokenizer  # noqa: E402
+from exams import QUESTIONS, ROWS, VIEW_SIDE  # noqa: E402
 
-VIEW_SIDE = 56  # pixels: 4 x 4 patches, 2 x 2 merged tokens per view
-QUESTIONS = ("Write the ultrasound report of this exam.", "What is the echogenicity of the lesion?")
-# (views as indices into the base images, question, answer): 3, 2, 1 and 3 views
-ROWS = (((0, 1, 2), 0, "Liver: normal size and echotexture. No focal lesion."),
-        ((1, 3), 1, "Hypoechoic."),
-        ((2,), 0, "Thyroid gland: a well-defined hypoechoic nodule of 12 mm in the right lobe."),
-        ((3, 0, 1), 1, "Anechoic, with posterior enhancement."))
 GENERATE_TOKENS = 32
 KEPT_LOGITS = 24  # text positions per row whose logits are stored (the last ones: answer and end)
 CHECKPOINTS = {
@@ -51,6 +46,7 @@ CHECKPOINTS = {
                         vision=dict(depth=2, embed_dim=32, num_heads=2), tie=False, shard="300KB"),
 }
 VOCAB = 384  # the tokenizer's 374 tokens, padded (as Qwen2-VL pads 151657 to 151936)
+QWEN2_FIRST_SPECIAL = 151643  # <|endoftext|> in Qwen2's tokenizer; the other specials follow in order
 # Published Qwen2-VL-2B/7B-Instruct config values (config.json of the released checkpoints).
 PUBLISHED = {
     "qwen2vl_2b": dict(text=dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960,
@@ -208,6 +204,14 @@ def param_counts() -> dict:
     return counts
 
 
+def write_published_configs() -> None:
+    """config.json of the published 2B / 7B shapes (no weights): what --preflight reads."""
+    special = {t: QWEN2_FIRST_SPECIAL + i for i, t in enumerate(tiny_tokenizer.SPECIAL_TOKENS)}
+    for name, spec in PUBLISHED.items():
+        config = qwen2vl_config(spec["text"], {}, spec["hidden"], spec["tie"], special)
+        config.save_pretrained(os.path.join(HERE, f"{name}_config"))
+
+
 def versions() -> dict:
     import transformers
     return dict(transformers=transformers.__version__, torch=torch.__version__,
@@ -235,6 +239,9 @@ def main():
         json.dump(meta, f, indent=1)
     with open(os.path.join(HERE, "param_counts.json"), "w") as f:
         json.dump({"versions": versions(), **param_counts()}, f, indent=1)
+    write_published_configs()
+    import processing_goldens  # image processor and chat template references (processing.npz/json)
+    processing_goldens.write(HERE, versions())
     print(json.dumps(meta, indent=1))
 
 

@@ -1,7 +1,7 @@
 """A tiny byte-level BPE tokenizer with Qwen2-VL's special tokens, made with the tokenizers library.
 
 Run by make_goldens.py (in the peer environment) and importable from the project's tests: it needs
-only `tokenizers`. The merges are learnt from the sentences below, so every text still encodes
+only `tokenizers`. It also writes Qwen2-VL's chat template and preprocessor config beside it. The merges are learnt from the sentences below, so every text still encodes
 (byte-level alphabet); the special tokens come last, in Qwen2's order, as in the real tokenizer.
 """
 import json
@@ -28,6 +28,28 @@ SENTENCES = (
     "Diagnosis: nodule. Shape: oval. Margins: well-defined.",
 )
 VOCAB_SIZE = 360  # learnt tokens (bytes + merges); the specials come after them
+# Qwen2-VL-Instruct's chat template (its tokenizer_config.json / chat_template.json), verbatim
+CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture "
+    "{{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video "
+    "{{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# Qwen2-VL's preprocessor_config.json (min_pixels / max_pixels as the released checkpoints write them)
+PREPROCESSOR_CONFIG = {
+    "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2VLProcessor",
+    "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2, "min_pixels": 3136, "max_pixels": 12845056,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "do_resize": True, "do_rescale": True, "do_normalize": True, "do_convert_rgb": True, "resample": 3,
+    "rescale_factor": 0.00392156862745098}
 
 
 def build() -> Tokenizer:
@@ -51,7 +73,16 @@ def write(directory: str) -> dict[str, int]:
     config = {"tokenizer_class": "Qwen2Tokenizer", "model_max_length": 32768,
               "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "bos_token": None,
               "unk_token": None, "errors": "replace", "clean_up_tokenization_spaces": False,
-              "split_special_tokens": False, "add_prefix_space": False}
+              "split_special_tokens": False, "add_prefix_space": False, "chat_template": CHAT_TEMPLATE}
     with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
         json.dump(config, f, indent=1)
     return {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}
+
+
+def write_preprocessor_config(directory: str, **overrides) -> dict:
+    """preprocessor_config.json into `directory` (Qwen2-VL's, with `overrides`); returns it."""
+    config = {**PREPROCESSOR_CONFIG, **overrides}
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "preprocessor_config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    return config
