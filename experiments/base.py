@@ -54,6 +54,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # --- model (usjax.models) ---
     c.model = ml_collections.ConfigDict()
     c.model.preset = "s4"  # usjax/models/presets.py: s0..s10, peer, peer_large, qwen2vl_2b, qwen2vl_7b
+    # A local Hugging Face Qwen2-VL directory (config.json, *.safetensors, tokenizer.json,
+    # preprocessor_config.json): its config.json sets the network (preset and shape keys are then
+    # not used), its weights start train.mode=lora|finetune, its tokenizer and image statistics
+    # replace the corpus' SentencePiece (usjax/hf/experiment.py). "" = the preset, from scratch.
+    c.model.init_from_hf = ""
     # Overrides of the preset's shape (None keeps the preset's value). vocab_size must equal the
     # tokenizer's vocabulary.
     for key, kind in (("vocab_size", int), ("hidden", int), ("layers", int), ("heads", int),

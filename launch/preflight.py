@@ -25,7 +25,7 @@ from jax.experimental import topologies  # noqa: E402
 
 from launch import sweep as sweep_lib  # noqa: E402
 from launch import tpu_types  # noqa: E402
-from usjax.models import presets, sharding  # noqa: E402
+from usjax.models import sharding  # noqa: E402
 from usjax.train import config_checks, model_setup  # noqa: E402
 from usjax.train import optimizer as optimizer_lib  # noqa: E402
 from usjax.train import step as step_lib  # noqa: E402
@@ -75,7 +75,7 @@ def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
 
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
     """Compiles the run's train step for `tpu` and reads XLA's memory and cost analyses."""
-    mcfg = presets.model_config(config.model)
+    mcfg = model_setup.model_config_of(config, shapes_only=True)  # init_from_hf: config.json alone
     flops_per_step = config.data.batch_size * model_setup.arm_of(config).flops_per_example(
         mcfg, config)
     try:

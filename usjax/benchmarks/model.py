@@ -145,9 +145,16 @@ def run_config(preset: str, mode: str, args):
 def time_usjax(preset: str, mode: str, args) -> dict:
     """Compile and run the train step usjax.main runs; step times are wall times to block_until_ready."""
     config = run_config(preset, mode, args)
-    setup = model_setup.prepare(config)
+    return time_usjax_setup(config, model_setup.prepare(config), args, preset, mode)
+
+
+def time_usjax_setup(config, setup, args, preset: str, mode: str, load=None) -> dict:
+    """time_usjax's measurement for a prepared setup; `load(state) -> state` may replace the
+    random base weights first (usjax.benchmarks.hf_import: a Hugging Face checkpoint's)."""
     tx = optimizer_lib.create(config)
     graphdef, state, shardings = model_setup.init_state(config, setup, tx)
+    if load is not None:
+        state = load(state)
     step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
                                    shardings.state, shardings.batch, model_setup.loss_fn(config))
     batch = jax.device_put(synthetic_batch(args, setup.mcfg.vocab_size, config.seed), shardings.batch)
@@ -165,7 +172,8 @@ def time_usjax(preset: str, mode: str, args) -> dict:
                 times.append(time.perf_counter() - start)
                 cpu_times.append(time.process_time() - start_cpu)
     mcfg, step_s = setup.mcfg, statistics.median(times)
-    tokens_per_step = args.batch * (args.views * mcfg.tokens_per_view(args.image_size) + args.text_len)
+    tokens_per_step = args.batch * (mcfg.prefix_tokens + args.views * mcfg.tokens_per_view(args.image_size)
+                                    + args.text_len)
     flops_per_step = args.batch * flops.train_flops_per_example(mcfg, args.text_len, args.views)
     n_trainable = state_lib.count(state.params)
     return dict(impl="usjax", preset=preset, mode=mode, devices=setup.mesh.size, compile_s=compile_s,

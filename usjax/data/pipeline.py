@@ -43,6 +43,7 @@ from usjax import taxonomy
 from usjax.data import corpus, exam_meta, images, tasks, text_layout
 from usjax.data import tokenizer as tok
 from usjax.data.subsets import nested_subset
+from usjax.hf import experiment as hf_experiment
 
 # eval/findings value of a dimension a real exam was not annotated for (ABSENT is -1).
 UNLABELLED = -2
@@ -146,7 +147,8 @@ class ExampleMaker:
             return self.empty_row(g, skipped=True)
         text = self._text(g, text_record)
         try:
-            row = text_layout.layout(text.prompt_ids, text.target_ids, self.text_len)
+            row = text_layout.layout(text.prompt_ids, text.target_ids, self.text_len,
+                                     self.tokenizer.eos_id, self.tokenizer.pad_id)
         except ValueError as e:
             raise ValueError(f"{self.source.split} record {paired.text_exam} (exam "
                              f"{text_record['exam_id'].decode()}), task {text.task}: {e}") from e
@@ -170,7 +172,7 @@ class ExampleMaker:
         t, v, s = self.text_len, self.max_images, self.image_size
         example = {
             "images": np.zeros((v, s, s, 3), np.uint8), "image_mask": np.zeros(v, bool),
-            "tokens": np.full(t, tok.PAD_ID, np.int32), "loss_mask": np.zeros(t, np.float32),
+            "tokens": np.full(t, self.tokenizer.pad_id, np.int32), "loss_mask": np.zeros(t, np.float32),
             "text_mask": np.zeros(t, bool), "stats/truncated": np.bool_(False),
             "stats/skipped": np.bool_(skipped), "stats/views_in_exam": np.int32(0),
             "stats/task": np.int32(0), "stats/epoch": np.int32(g // self.epoch_len),
@@ -322,6 +324,10 @@ def _tokenizer_texts(source: Sequence, max_exams: int):
 
 
 def tokenizer_from_source(config: ml_collections.ConfigDict, train_source) -> tok.Tokenizer:
+    """The checkpoint's tokenizer when the run starts from one (model.init_from_hf), else the
+    corpus' SentencePiece (trained on first use)."""
+    if config.model.get("init_from_hf", ""):
+        return hf_experiment.hf_tokenizer(config.model)
     return tok.load_or_train(
         train_source.dataset_dir, config.data.vocab_size, train_source.dataset_key,
         _tokenizer_texts(train_source, config.data.tokenizer_train_exams))

@@ -65,7 +65,7 @@ def finding_name(record: Mapping, dimension: str) -> str:
 
 
 def _prompt(tokenizer: tok.Tokenizer, task: str, text: str = "") -> list[int]:
-    return [tok.BOS_ID, tokenizer.task_id(task), *(tokenizer.encode(text) if text else [])]
+    return tokenizer.prompt_ids(task, text)
 
 
 def exam_organ_name(record: Mapping) -> str:

@@ -20,15 +20,17 @@ class TextRow:
     prompt_len: int
 
 
-def layout(prompt_ids: list[int], target_ids: list[int], text_len: int) -> TextRow:
+def layout(prompt_ids: list[int], target_ids: list[int], text_len: int, eos_id: int = tok.EOS_ID,
+           pad_id: int = tok.PAD_ID) -> TextRow:
+    """eos_id / pad_id: the tokenizer's (SentencePiece's fixed ids unless a checkpoint's)."""
     if len(prompt_ids) >= text_len:
         raise ValueError(f"a task prompt of {len(prompt_ids)} tokens leaves no room for its answer "
                          f"in data.text_len={text_len}; raise data.text_len")
     room = text_len - len(prompt_ids)
     truncated = len(target_ids) + 1 > room
-    answer = list(target_ids[:room]) if truncated else [*target_ids, tok.EOS_ID]
+    answer = list(target_ids[:room]) if truncated else [*target_ids, eos_id]
     ids = [*prompt_ids, *answer]
-    tokens = np.full(text_len, tok.PAD_ID, np.int32)
+    tokens = np.full(text_len, pad_id, np.int32)
     tokens[:len(ids)] = ids
     loss_mask = np.zeros(text_len, np.float32)
     loss_mask[len(prompt_ids):len(ids)] = 1.0

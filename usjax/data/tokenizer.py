@@ -71,6 +71,14 @@ class Tokenizer:
             raise KeyError(f"{symbol!r} is not a special symbol of this tokenizer")
         return token_id
 
+    # The text-side protocol the pipeline, evaluation and decoding use; usjax.hf.tokenizer's
+    # HFTokenizer (runs from a Hugging Face checkpoint) offers the same.
+    pad_id, eos_id, unk_id = PAD_ID, EOS_ID, UNK_ID
+
+    def prompt_ids(self, task: str, text: str = "") -> list[int]:
+        """What precedes the answer: [bos][task symbol][text]."""
+        return [BOS_ID, self.task_id(task), *(self.encode(text) if text else [])]
+
     @property
     def image_id(self) -> int:
         return self.symbol_id(IMAGE_SYMBOL)

@@ -110,7 +110,9 @@ def train_flops_per_example(cfg: ModelConfig, text_len: int, num_views: int, ima
     patches = side * side
     merged_tokens = patches // v.merge ** 2
     image_len = num_views * merged_tokens
-    seq = image_len + text_len
+    # Qwen2-VL's chat layout adds the system/user prefix and a start and end token per view
+    chat_len = 0 if cfg.chat is None else len(cfg.chat.prefix_ids) + 2 * num_views
+    seq = image_len + chat_len + text_len
 
     def vision_block(t, dry=False):
         k = tally()

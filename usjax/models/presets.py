@@ -137,8 +137,15 @@ class ModelConfig:
         return self.moe.shared_hidden or self.intermediate
 
     def tokens_per_view(self, image_size: int) -> int:
+        """LM sequence tokens one view adds: its merged patches (and, in the chat layout, its
+        start and end tokens)."""
         side = image_size // (self.vision.patch * self.vision.merge)
-        return side * side
+        return side * side + (0 if self.chat is None else 2)
+
+    @property
+    def prefix_tokens(self) -> int:
+        """LM sequence tokens before the first view (the chat layout's system and user header)."""
+        return 0 if self.chat is None else len(self.chat.prefix_ids)
 
 
 def _cpu(h, L, heads, kv, inter, depth, width, vheads):

@@ -53,9 +53,15 @@ def check_train(config: ml_collections.ConfigDict) -> None:
     t = config.train
     _need(t.mode in state_lib.MODES, "train.mode", f"{t.mode!r} is unknown; use one of "
           f"{', '.join(state_lib.MODES)}")
-    _need(t.mode == "scratch" or bool(t.init_from), "train.init_from",
+    from_hf = bool(config.model.get("init_from_hf", ""))
+    _need(t.mode == "scratch" or bool(t.init_from) or from_hf, "train.init_from",
           f"train.mode={t.mode} starts from trained parameters: set train.init_from to the "
-          f"workdir of the run that made them")
+          f"workdir of the run that made them (or model.init_from_hf to a Hugging Face checkpoint)")
+    _need(not (from_hf and t.init_from), "train.init_from",
+          "give one starting point: model.init_from_hf (a Hugging Face checkpoint) or train.init_from "
+          "(a usjax run), not both")
+    _need(not from_hf or t.mode in ("lora", "finetune"), "train.mode",
+          f"model.init_from_hf starts from pretrained weights: use train.mode=lora or finetune, not {t.mode}")
     _need(t.mode != "lora" or config.model.get("lora", {}).get("rank", 0) > 0, "model.lora.rank",
           "train.mode=lora needs adapters: set model.lora.rank > 0 (e.g. 8)")
     _need(t.mode == "lora" or config.model.get("lora", {}).get("rank", 0) == 0, "model.lora.rank",

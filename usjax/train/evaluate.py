@@ -81,18 +81,19 @@ class Evaluator:
         """Greedy continuations of the batch's exams (token lists, all processes' rows in global
         order), routed on the body system as in training. Prompts are right-padded to `width`, the
         same for every call of a task, so generation compiles once."""
-        prompt = np.full((len(prompts), width), tok.PAD_ID, np.int32)
+        pad_id = self.tokenizer.pad_id
+        prompt = np.full((len(prompts), width), pad_id, np.int32)
         for row, ids in enumerate(prompts):
             prompt[row, :len(ids)] = ids
         sharding = self.shardings.batch["tokens"]
         prompt_g, mask_g = (jax.make_array_from_process_local_data(sharding, x)
-                            for x in (prompt, prompt != tok.PAD_ID))
+                            for x in (prompt, prompt != pad_id))
         out, _ = decode.generate(model, batch["images"], batch["image_mask"], prompt_g, mask_g,
-                                 max_new_tokens=max_new_tokens,
-                                 region=generative.region(model, batch))
+                                 max_new_tokens=max_new_tokens, eos_id=self.tokenizer.eos_id,
+                                 pad_id=pad_id, region=generative.region(model, batch))
         out = np.asarray(multihost_utils.process_allgather(out, tiled=True))
         # The model's vocabulary may be larger than the tokenizer's: such ids have no text.
-        return np.where(out < self.tokenizer.vocab_size, out, tok.UNK_ID)
+        return np.where(out < self.tokenizer.vocab_size, out, self.tokenizer.unk_id)
 
     def generation_metrics(self, state: state_lib.TrainState) -> dict[str, float]:
         e = self.config.eval
@@ -107,7 +108,7 @@ class Evaluator:
                 batch = self._global(self.batches[k])
                 exams = self._local_exams(k)
                 records = [self.val_source[i] if i is not None else None for i in exams]
-                report_prompts = [self._report_task(r).prompt_ids if r else [tok.BOS_ID]
+                report_prompts = [self._report_task(r).prompt_ids if r else [self.tokenizer.eos_id]
                                   for r in records]
                 reports += [self.tokenizer.decode(t) for t in self._generate(
                     model, batch, report_prompts, report_width, e.max_new_tokens)]
@@ -116,7 +117,7 @@ class Evaluator:
                 per_pair = []
                 for q in range(pairs):
                     prompts = [tasks.vqa_task(r, q, self.tokenizer).prompt_ids
-                               if r and q < tasks.num_vqa_pairs(r) else [tok.BOS_ID]
+                               if r and q < tasks.num_vqa_pairs(r) else [self.tokenizer.eos_id]
                                for r in records]
                     per_pair.append([self.tokenizer.decode(t) for t in self._generate(
                         model, batch, prompts, vqa_width, e.max_answer_tokens)])

@@ -15,9 +15,12 @@ import numpy as np
 from flax import nnx
 from jax.sharding import NamedSharding
 import orbax.checkpoint as ocp
+from absl import logging
 from etils import epath
 
 from usjax import arms, taxonomy
+from usjax.hf import experiment as hf_experiment
+from usjax.hf import load as hf_load
 from usjax.models import params as params_lib
 from usjax.models import presets, sharding
 from usjax.train import config_checks
@@ -44,9 +47,20 @@ class Shardings:
     batch_spec: jax.sharding.PartitionSpec
 
 
+def model_config_of(config: ml_collections.ConfigDict, shapes_only: bool = False) -> presets.ModelConfig:
+    """config.model -> ModelConfig: the preset's, or the checkpoint's in model.init_from_hf
+    (shapes_only: config.json is enough, as for preflight)."""
+    if not hf_experiment.directory_of(config.model):
+        return presets.model_config(config.model)
+    if config.arm != "generative":
+        raise config_checks.ConfigError(f"config.model.init_from_hf: arm {config.arm!r} builds its own "
+                                        f"network; a Qwen2-VL checkpoint starts the generative arm")
+    return hf_experiment.model_config(config.model, shapes_only=shapes_only)
+
+
 def _model_config(config: ml_collections.ConfigDict) -> presets.ModelConfig:
     try:
-        return presets.model_config(config.model)
+        return model_config_of(config)
     except ValueError as e:
         raise config_checks.ConfigError(str(e)) from None
 
@@ -178,6 +192,8 @@ def load_initial_params(config: ml_collections.ConfigDict, setup: Setup,
             raise config_checks.ConfigError(str(e)) from None
     if config.train.mode == "scratch":
         return state
+    if hf_experiment.directory_of(config.model):
+        return _load_hf(config, setup, state)
     saved, where = latest_saved_state(config.train.init_from)
     base = saved["params"]
     target = state.frozen if config.train.mode == "lora" else state.params
@@ -191,6 +207,21 @@ def load_initial_params(config: ml_collections.ConfigDict, setup: Setup,
     nnx.replace_by_pure_dict(target, loaded)
     return state.replace(**({"frozen": target} if config.train.mode == "lora" else
                             {"params": target}))
+
+
+def _load_hf(config, setup: Setup, state: state_lib.TrainState) -> state_lib.TrainState:
+    """The checkpoint's weights into the base parameters (LoRA: the frozen ones), each read
+    straight onto its sharding; adapters and heads the checkpoint lacks keep their init."""
+    target = state.frozen if config.train.mode == "lora" else state.params
+    try:
+        params, report = hf_load.load_params(hf_experiment.directory_of(config.model), setup.mcfg,
+                                             nnx.to_pure_dict(target))
+    except ValueError as e:
+        raise config_checks.ConfigError(str(e)) from None
+    nnx.replace_by_pure_dict(target, params)
+    logging.info("config.model.init_from_hf: %d tensors, %.1f MB read; kept their init: %s",
+                 report.loaded, report.bytes_read / 1e6, ", ".join(report.kept) or "nothing")
+    return state.replace(**({"frozen": target} if config.train.mode == "lora" else {"params": target}))
 
 
 def _plain_arrays(tree):

@@ -51,7 +51,7 @@ def baseline_metrics(fitted: baseline.OrganBaseline,
 
 def _report_targets(records: Sequence[Mapping], tokenizer: tok.Tokenizer) -> list[int]:
     """The report tokens the model is scored on: the report, then the end token."""
-    return [i for r in records for i in [*tokenizer.encode(_text(r["report"])), tok.EOS_ID]]
+    return [i for r in records for i in [*tokenizer.encode(_text(r["report"])), tokenizer.eos_id]]
 
 
 def unigram_loss(train_records: Sequence[Mapping], val_records: Sequence[Mapping],

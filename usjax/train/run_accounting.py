@@ -17,7 +17,7 @@ from usjax.train import mfu as mfu_lib
 class Counters:
     """Saved with every checkpoint."""
     examples_seen: int = 0
-    tokens_seen: int = 0  # image tokens of real views plus non-pad text tokens
+    tokens_seen: int = 0  # prefix, image tokens of real views plus non-pad text tokens
     train_seconds: float = 0.0  # wall time of all attempts, each from its model set-up on
     val_losses: dict = dataclasses.field(default_factory=dict)  # str(step) -> validation loss
 
@@ -27,6 +27,7 @@ class RunAccounting:
         """setup: usjax.train.model_setup.Setup (its arm counts the FLOPs)."""
         d = config.data
         self.tokens_per_view = setup.mcfg.tokens_per_view(d.image_size)
+        self.prefix_tokens = setup.mcfg.prefix_tokens  # per exam (imported checkpoints' chat header)
         self.flops_per_example = setup.arm.flops_per_example(setup.mcfg, config)
         self.batch_size = d.batch_size
         self.num_devices = num_devices
@@ -53,8 +54,8 @@ class RunAccounting:
     def add_step(self, metrics: dict) -> None:
         """Counts one optimizer step from its (global, replicated) metrics."""
         self.counters.examples_seen += self.batch_size
-        self.counters.tokens_seen += int(metrics["real_views"]) * self.tokens_per_view + int(
-            metrics["text_tokens"])
+        self.counters.tokens_seen += (int(metrics["real_views"]) * self.tokens_per_view + int(
+            metrics["text_tokens"]) + self.batch_size * self.prefix_tokens)
 
     @property
     def flops(self) -> float:
