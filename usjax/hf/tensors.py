@@ -40,6 +40,15 @@ def canonical(name: str) -> str:
     return name
 
 
+def module_name(name: str) -> str:
+    """A published tensor name's module as transformers 5 names it (PEFT adapters use these)."""
+    module = name.rsplit(".", 1)[0]
+    for new, old in _PREFIXES:
+        if module.startswith(old):
+            return new + module[len(old):]
+    return module
+
+
 def _linear(path, hf, stack=0, bias=True):
     rules = [Rule(path + ("kernel",), hf + ".weight", "linear", stack)]
     return rules + ([Rule(path + ("bias",), hf + ".bias", "copy", stack)] if bias else [])

@@ -73,12 +73,19 @@ def trainable_filter(cfg) -> type:
     return nnx.LoRAParam if cfg.lora.rank > 0 else nnx.Param
 
 
+def merged_kernel(dense: Dense):
+    """The kernel with its adapter folded in: kernel + scale * A @ B (the kernel itself without one)."""
+    if dense.lora is None:
+        return dense.kernel[...]
+    delta = jnp.einsum("...ir,...ro->...io", dense.lora.a[...], dense.lora.b[...]) * dense.lora.scale
+    return dense.kernel[...] + delta
+
+
 def merge(model: nnx.Module) -> None:
     """Fold every adapter into its base kernel (kernel += scale * A @ B) and remove the adapters."""
     for dense in dense_paths(model).values():
         if dense.lora is not None:
-            delta = jnp.einsum("...ir,...ro->...io", dense.lora.a[...], dense.lora.b[...]) * dense.lora.scale
-            dense.kernel[...] = dense.kernel[...] + delta
+            dense.kernel[...] = merged_kernel(dense)
             dense.lora = None
     if hasattr(model, "cfg"):
         model.cfg = dataclasses.replace(model.cfg, lora=LoraConfig())
