@@ -1,20 +1,24 @@
 """--config.model.init_from_hf=DIR: a LoRA run starts from the checkpoint's weights (frozen, only
 adapters train), reads exams through the checkpoint's tokenizer in Qwen2-VL's chat layout, and runs
 on the same loop, checkpoints, resume, evaluation and results.json as a run trained here."""
+import dataclasses
 import signal
+import subprocess
+import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from tests.hf.conftest import checkpoint_dir
 from tests.train import train_tiny_config
-from tests.train.test_train_runs import _final_params, _interrupt_after_checkpoints, _leaves, _log, _start, _wait
+from tests.train.test_train_runs import REPO, _final_params, _interrupt_after_checkpoints, _leaves, _log, _start, _wait
 from usjax.data import pipeline
+from usjax.hf import export, export_run, weights
 from usjax.hf import tokenizer as hf_tokenizer
-from usjax.hf import weights
-from usjax.models import vlm
+from usjax.models import presets, vlm
 from usjax.train import config_checks, model_setup, optimizer, results
 
 CHECKPOINT = checkpoint_dir("tiny_tied")
@@ -112,3 +116,28 @@ def test_a_killed_run_from_a_checkpoint_resumes_to_bit_identical_adapters(hf_run
     assert step_ref == step_kill
     for a, b in zip(_leaves(ref), _leaves(resumed)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_the_finished_run_exports_an_adapter_and_a_merged_checkpoint(hf_runs, tmp_path):
+    out = tmp_path / "export"
+    done = subprocess.run([sys.executable, "-m", "usjax.hf.export_run", f"--workdir={hf_runs['ref']}",
+                           f"--out={out}"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    trained, config = export_run.trained_model(hf_runs["ref"])
+    _, saved = _final_params(hf_runs["ref"])
+    for a, b in zip(_leaves(saved), _leaves(nnx.to_pure_dict(nnx.state(trained, nnx.LoRAParam)))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the run's trained adapters
+    adapted = vlm.VisionLanguageModel(trained.cfg, rngs=nnx.Rngs(1))
+    weights.load_into(adapted, CHECKPOINT)
+    export.import_adapter(adapted, str(out / "adapter"))
+    merged = vlm.VisionLanguageModel(dataclasses.replace(trained.cfg, lora=presets.LoraConfig()), rngs=nnx.Rngs(1))
+    weights.load_into(merged, str(out / "merged"))
+    batch = {k: v[:2] for k, v in next(iter(pipeline.make_train_iterator(lora_config(corpus_of(config))))).items()}
+    logits = [np.asarray(m.eval() or m(*(jnp.asarray(batch[k]) for k in ("images", "image_mask", "tokens", "text_mask"))))
+              for m in (trained, adapted, merged)]
+    np.testing.assert_array_equal(logits[1], logits[0])  # the PEFT adapter brings back the same network
+    assert np.abs(logits[2] - logits[0]).max() < 1e-4 * np.abs(logits[0]).max()  # merged: up to rounding
+
+
+def corpus_of(config):
+    return config.data.name, config.data.data_dir

@@ -206,5 +206,5 @@ def test_lora_starts_from_the_finished_run_and_trains_only_adapters(runs):
     adam_mu = state.opt_state[1].mu  # chain(clip, scale_by_adam, decay) -> ScaleByAdamState
     assert jax.tree.structure(adam_mu) == jax.tree.structure(state.params)
     _, ref_params = _final_params(runs["workdirs"]["ref"])
-    for a, b in zip(_leaves(ref_params), _leaves(state.frozen.to_pure_dict())):
+    for a, b in zip(_leaves(ref_params), _leaves(nnx.to_pure_dict(state.frozen))):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

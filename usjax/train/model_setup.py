@@ -169,13 +169,20 @@ def latest_saved_state(init_from: str) -> tuple[dict, str]:
     """The train state saved last in the run `init_from` (its workdir) as nested dicts of
     arrays, and a description of where it came from ("<dir> (step k)")."""
     source = epath.Path(init_from) / "checkpoints"
-    with ocp.CheckpointManager(source, item_names=("state",)) as mngr:
+    with ocp.CheckpointManager(source, item_names=("state",),
+                               item_handlers={"state": ocp.StandardCheckpointHandler()}) as mngr:
         step = mngr.latest_step()
         if step is None:
             raise config_checks.ConfigError(
                 f"config.train.init_from: {source} holds no checkpoint; point it at the workdir "
                 f"of a finished run")
-        saved = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+        # Onto one local device, whatever mesh saved it: the caller places each leaf itself, and
+        # restoring onto the saved topology fails in a process with a different device count.
+        one = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one),
+                              mngr.item_metadata(step)["state"],
+                              is_leaf=lambda m: hasattr(m, "shape") and hasattr(m, "dtype"))
+        saved = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
     return _plain_arrays(saved["state"]), f"{source} (step {step})"
 
 
@@ -197,7 +204,7 @@ def load_initial_params(config: ml_collections.ConfigDict, setup: Setup,
     saved, where = latest_saved_state(config.train.init_from)
     base = saved["params"]
     target = state.frozen if config.train.mode == "lora" else state.params
-    pure = target.to_pure_dict() if hasattr(target, "to_pure_dict") else target
+    pure = nnx.to_pure_dict(target) if isinstance(target, nnx.State) else target
     if jax.tree.structure(pure) != jax.tree.structure(base):
         raise config_checks.ConfigError(
             f"config.train.init_from: the parameters in {where} do not have this model's shapes; "

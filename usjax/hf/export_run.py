@@ -1,0 +1,89 @@
+"""Export a finished run that started from a Hugging Face checkpoint, for transformers, PEFT and vLLM.
+
+    python -m usjax.hf.export_run --workdir=W --out=DIR [--what=adapter,merged]
+
+Reads the run's config from W/results.json and its latest checkpoint, rebuilds the Qwen2-VL
+network (without training-only heads such as train.label_loss_weight's label head: they are not
+part of what transformers computes), and writes DIR/adapter (a PEFT adapter, LoRA runs only) and
+DIR/merged (a full checkpoint with the adapters folded in) with usjax.hf.export.
+"""
+import os
+
+import ml_collections
+from absl import app, flags
+from flax import nnx
+
+from usjax.hf import experiment as hf_experiment
+from usjax.hf import export
+from usjax.models import vlm
+from usjax.train import model_setup, results
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "workdir of a finished run with model.init_from_hf", required=True)
+_OUT = flags.DEFINE_string("out", None, "directory to create; adapter/ and merged/ go inside", required=True)
+_WHAT = flags.DEFINE_list("what", ["adapter", "merged"], "what to export: adapter (LoRA runs), merged")
+
+KINDS = ("adapter", "merged")
+
+
+def run_config(workdir: str) -> ml_collections.ConfigDict:
+    path = os.path.join(workdir, results.FILENAME)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} is missing: export a run that has finished (its results.json holds the config)")
+    config = ml_collections.ConfigDict(results.read(workdir)["config"])
+    if not hf_experiment.directory_of(config.model):
+        raise ValueError(f"{workdir} was trained from scratch (no config.model.init_from_hf): its network has no "
+                         f"Hugging Face checkpoint to export into")
+    return config
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and key in out else value
+    return out
+
+
+def _lookup(tree: dict, path: tuple, workdir: str):
+    for key in path:
+        if key not in tree:
+            raise ValueError(f"{workdir}'s checkpoint has no {'/'.join(map(str, path))}; export with the code "
+                             f"version that trained it")
+        tree = tree[key]
+    return tree
+
+
+def trained_model(workdir: str) -> tuple[vlm.VisionLanguageModel, ml_collections.ConfigDict]:
+    """The run's network with its latest checkpoint's parameters (base and adapters)."""
+    config = run_config(workdir)
+    model = vlm.VisionLanguageModel(model_setup.model_config_of(config), rngs=nnx.Rngs(0))
+    saved, _ = model_setup.latest_saved_state(workdir)
+    stored = _deep_merge(saved.get("frozen") or {}, saved["params"])  # LoRA: base frozen, adapters trained
+    state = nnx.state(model, nnx.Param)
+
+    def fill(tree, prefix=()):
+        if isinstance(tree, dict):
+            return {k: fill(v, prefix + (k,)) for k, v in tree.items()}
+        return _lookup(stored, prefix, workdir)
+
+    nnx.replace_by_pure_dict(state, fill(nnx.to_pure_dict(state)))
+    nnx.update(model, state)
+    return model, config
+
+
+def main(argv):
+    del argv
+    unknown = sorted(set(_WHAT.value) - set(KINDS))
+    if unknown:
+        raise app.UsageError(f"--what: {unknown[0]!r} is not one of {list(KINDS)}")
+    model, config = trained_model(_WORKDIR.value)
+    source = hf_experiment.directory_of(config.model)
+    if "adapter" in _WHAT.value:
+        modules = export.export_adapter(model, os.path.join(_OUT.value, "adapter"), source)
+        print(f"{os.path.join(_OUT.value, 'adapter')}: PEFT adapter on {len(modules)} modules")
+    if "merged" in _WHAT.value:
+        files = export.export_merged(model, os.path.join(_OUT.value, "merged"), source)
+        print(f"{os.path.join(_OUT.value, 'merged')}: merged checkpoint in {len(files)} file(s)")
+
+
+if __name__ == "__main__":
+    app.run(main)
