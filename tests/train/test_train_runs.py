@@ -17,6 +17,7 @@ from etils import epath
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from flax import nnx
 
 from usjax.train import results
 
