@@ -56,9 +56,16 @@ class Estimate:
         if self.error:
             return f"{self.tpu.name}: cannot compile: {self.error}"
         hbm = self.tpu.generation.hbm_bytes_per_device
-        # XLA's cost model returns a negative time for some very large programs: not an estimate.
-        timing = (f"est. step {self.step_seconds * 1e3:.3f} ms, implied MFU {100 * self.mfu:.1f}%"
-                  if self.step_seconds > 0 else "no step-time estimate from XLA")
+        # XLA's cost model returns a negative time for some very large programs, and for others a
+        # time below what the slice's peak FLOP rate allows: neither is an estimate of the step.
+        if self.step_seconds <= 0:
+            timing = "no step-time estimate from XLA"
+        elif self.mfu > 1:
+            floor = self.step_seconds * self.mfu
+            timing = (f"est. step {self.step_seconds * 1e3:.3f} ms is below the peak-FLOP floor of "
+                      f"{floor * 1e3:.3f} ms (XLA's cost model is optimistic here): no MFU estimate")
+        else:
+            timing = f"est. step {self.step_seconds * 1e3:.3f} ms, implied MFU {100 * self.mfu:.1f}%"
         return (f"{self.tpu.name}: {self.bytes_per_device / GIB:.3f} GiB/device of "
                 f"{hbm / GIB:.1f} GiB HBM ({100 * self.bytes_per_device / hbm:.1f}%), "
                 f"{self.flops_per_step / 1e12:.4f} TFLOP/step, {timing}")

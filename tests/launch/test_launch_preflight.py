@@ -43,3 +43,13 @@ def test_runs_that_fit_nowhere_are_refused_and_pick_slice_takes_the_smallest(mon
     lines = out.getvalue().splitlines()
     assert lines[1].startswith("s0-b8-baseline: fits v5litepod-4: 9.313 GiB/device")
     assert lines[2].startswith("    rejected v5litepod-1: 37.253 GiB/device")
+
+
+def test_an_xla_estimate_faster_than_the_chips_peak_is_not_printed_as_an_mfu():
+    from launch import preflight
+    tpu = tpu_types.parse("v5p-8")
+    floor = 1e15 / (tpu.devices * tpu.generation.peak_flops_per_device)
+    line = preflight.Estimate(tpu, 1e9, floor / 2, 1e15).line()
+    assert "MFU" not in line.replace("no MFU estimate", "")
+    assert f"below the peak-FLOP floor of {floor * 1e3:.3f} ms" in line
+    assert "implied MFU 50.0%" in preflight.Estimate(tpu, 1e9, floor * 2, 1e15).line()
