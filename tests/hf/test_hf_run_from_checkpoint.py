@@ -2,6 +2,7 @@
 adapters train), reads exams through the checkpoint's tokenizer in Qwen2-VL's chat layout, and runs
 on the same loop, checkpoints, resume, evaluation and results.json as a run trained here."""
 import dataclasses
+import json
 import signal
 import subprocess
 import sys
@@ -141,3 +142,12 @@ def test_the_finished_run_exports_an_adapter_and_a_merged_checkpoint(hf_runs, tm
 
 def corpus_of(config):
     return config.data.name, config.data.data_dir
+
+
+def test_export_refuses_an_unfinished_run_and_a_run_trained_from_scratch(tmp_path):
+    with pytest.raises(ValueError, match=r"results.json is missing: export a run that has finished"):
+        export_run.run_config(str(tmp_path))
+    config = train_tiny_config.get_config()
+    (tmp_path / results.FILENAME).write_text(json.dumps({"config": config.to_dict()}))
+    with pytest.raises(ValueError, match="trained from scratch"):
+        export_run.run_config(str(tmp_path))
