@@ -22,6 +22,7 @@ from etils import epath
 from analysis import (ablation, bootstrap, checks, data_vs_architecture, extrapolation, frontier,
                       joint_law, load, metric_law, one_axis, plots)
 from analysis.load import AnalysisInputError
+from usjax import platforms
 from usjax.atomic import atomic_write
 
 DEFAULT_HOLDOUT = 3
@@ -312,6 +313,7 @@ def main(argv=None) -> int:
                       help="interval level, e.g. 0.95")
   parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
   args = parser.parse_args(argv)
+  platforms.use_cpu_without_tpu_chips()
   try:
     result = write_report(args.sweep_dir or args.csv, args.out, num_resamples=args.bootstrap,
                           holdout=args.holdout, baseline_arm=args.baseline_arm,

@@ -11,6 +11,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from usjax import platforms
 from usjax.train import multihost
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file (with :args)",
@@ -28,6 +29,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; configs are changed with "
                              f"--config.<key>=<value>")
+    platforms.use_cpu_without_tpu_chips()
     multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     from usjax.train import loop  # imports JAX-using modules only after distributed start-up
 
