@@ -46,9 +46,13 @@ class Estimate:
         return not self.error and self.bytes_per_device <= self.tpu.generation.hbm_bytes_per_device
 
     @property
+    def floor_seconds(self) -> float:
+        """The step at the slice's peak FLOP rate: no estimate can be shorter."""
+        return self.flops_per_step / (self.tpu.devices * self.tpu.generation.peak_flops_per_device)
+
+    @property
     def mfu(self) -> float:
-        peak = self.tpu.devices * self.tpu.generation.peak_flops_per_device
-        return self.flops_per_step / (self.step_seconds * peak) if self.step_seconds > 0 else 0.0
+        return self.floor_seconds / self.step_seconds if self.step_seconds > 0 else 0.0
 
     def line(self) -> str:
         if "RESOURCE_EXHAUSTED" in self.error:  # the TPU compiler itself found it too big
@@ -60,10 +64,9 @@ class Estimate:
         # time below what the slice's peak FLOP rate allows: neither is an estimate of the step.
         if self.step_seconds <= 0:
             timing = "no step-time estimate from XLA"
-        elif self.mfu > 1:
-            floor = self.step_seconds * self.mfu
+        elif self.step_seconds < self.floor_seconds:
             timing = (f"est. step {self.step_seconds * 1e3:.3f} ms is below the peak-FLOP floor of "
-                      f"{floor * 1e3:.3f} ms (XLA's cost model is optimistic here): no MFU estimate")
+                      f"{self.floor_seconds * 1e3:.3f} ms (XLA's cost model is optimistic here): no MFU estimate")
         else:
             timing = f"est. step {self.step_seconds * 1e3:.3f} ms, implied MFU {100 * self.mfu:.1f}%"
         return (f"{self.tpu.name}: {self.bytes_per_device / GIB:.3f} GiB/device of "

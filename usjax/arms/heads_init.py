@@ -18,21 +18,8 @@ from usjax.train import model_setup
 PREFIX = "vision"
 
 
-def _flat(tree, prefix=()) -> dict[tuple, object]:
-    """Nested dict -> {path tuple: leaf}."""
-    if isinstance(tree, dict):
-        out = {}
-        for key, value in tree.items():
-            out.update(_flat(value, prefix + (str(key),)))
-        return out
-    return {prefix: tree}
-
-
 def _latest_params(init_from: str) -> tuple[dict[tuple, object], str]:
-    saved, where = model_setup.latest_saved_state(init_from)
-    leaves = {}
-    for part in ("params", "frozen"):
-        leaves.update(_flat(saved.get(part) or {}))
+    leaves, where = model_setup.latest_saved_parameters(init_from)
     return {p: v for p, v in leaves.items() if p[:1] == (PREFIX,)}, where
 
 

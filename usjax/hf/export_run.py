@@ -9,8 +9,10 @@ DIR/merged (a full checkpoint with the adapters folded in) with usjax.hf.export.
 """
 import os
 
+import jax
 import ml_collections
 from absl import app, flags
+from etils import epath
 from flax import nnx
 
 from usjax.hf import experiment as hf_experiment
@@ -26,8 +28,8 @@ KINDS = ("adapter", "merged")
 
 
 def run_config(workdir: str) -> ml_collections.ConfigDict:
-    path = os.path.join(workdir, results.FILENAME)
-    if not os.path.isfile(path):
+    path = epath.Path(workdir) / results.FILENAME
+    if not path.exists():
         raise ValueError(f"{path} is missing: export a run that has finished (its results.json holds the config)")
     config = ml_collections.ConfigDict(results.read(workdir)["config"])
     if not hf_experiment.directory_of(config.model):
@@ -36,36 +38,20 @@ def run_config(workdir: str) -> ml_collections.ConfigDict:
     return config
 
 
-def _deep_merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for key, value in b.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and key in out else value
-    return out
-
-
-def _lookup(tree: dict, path: tuple, workdir: str):
-    for key in path:
-        if key not in tree:
-            raise ValueError(f"{workdir}'s checkpoint has no {'/'.join(map(str, path))}; export with the code "
-                             f"version that trained it")
-        tree = tree[key]
-    return tree
-
-
 def trained_model(workdir: str) -> tuple[vlm.VisionLanguageModel, ml_collections.ConfigDict]:
     """The run's network with its latest checkpoint's parameters (base and adapters)."""
     config = run_config(workdir)
     model = vlm.VisionLanguageModel(model_setup.model_config_of(config), rngs=nnx.Rngs(0))
-    saved, _ = model_setup.latest_saved_state(workdir)
-    stored = _deep_merge(saved.get("frozen") or {}, saved["params"])  # LoRA: base frozen, adapters trained
+    stored, where = model_setup.latest_saved_parameters(workdir)
     state = nnx.state(model, nnx.Param)
 
-    def fill(tree, prefix=()):
-        if isinstance(tree, dict):
-            return {k: fill(v, prefix + (k,)) for k, v in tree.items()}
-        return _lookup(stored, prefix, workdir)
+    def take(path, _):
+        key = tuple(str(getattr(k, "key", k)) for k in path)
+        if key not in stored:
+            raise ValueError(f"{where} has no {'/'.join(key)}; export with the code version that trained it")
+        return stored[key]
 
-    nnx.replace_by_pure_dict(state, fill(nnx.to_pure_dict(state)))
+    nnx.replace_by_pure_dict(state, jax.tree_util.tree_map_with_path(take, nnx.to_pure_dict(state)))
     nnx.update(model, state)
     return model, config
 

@@ -186,6 +186,26 @@ def latest_saved_state(init_from: str) -> tuple[dict, str]:
     return _plain_arrays(saved["state"]), f"{source} (step {step})"
 
 
+def latest_saved_parameters(workdir: str) -> tuple[dict[tuple, object], str]:
+    """Every parameter of the run's latest checkpoint, trained and frozen alike (a LoRA run's base
+    weights are frozen), as {path tuple: array}, and where it came from."""
+    saved, where = latest_saved_state(workdir)
+    leaves = {}
+    for part in ("params", "frozen"):
+        leaves.update(_flat(saved.get(part) or {}))
+    return leaves, where
+
+
+def _flat(tree, prefix=()) -> dict[tuple, object]:
+    """Nested dict -> {path tuple: leaf}."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(_flat(value, prefix + (str(key),)))
+    return out
+
+
 def load_initial_params(config: ml_collections.ConfigDict, setup: Setup,
                         state: state_lib.TrainState) -> state_lib.TrainState:
     """Fine-tuning and LoRA start from the parameters of the run in `train.init_from` (its latest
