@@ -50,7 +50,7 @@ def _has(node, name: str) -> bool:
 
 
 def _unknown(key: str):
-    raise ValueError(f"config key {key!r} does not exist; see experiments/base.py for the knobs "
+    raise ValueError(f"config key {key!r} does not exist; see usjax/defaults.py for the knobs "
                      "and their names")
 
 

@@ -11,7 +11,7 @@ at that size (matched compute):
 
     steps(arm, D) = round(baseline_steps(D) * F_baseline / F_arm)
 
-where F is the arm module's `flops_per_example(mcfg, config)` (usjax/arms/<arm>.py, ARMS.md) at the
+where F is the arm module's `flops_per_example(mcfg, config)` (usjax/arms/<arm>/, the contract in usjax/arms/__init__.py) at the
 arm's own config. The arms:
   moe, moe_region      EchoVLM's MoE decoder (4 experts, top-2), routing without / with the body system
   contrastive          Ultrasound-CLIP's dual encoder with the attribute graph (report text only)
@@ -163,7 +163,7 @@ def with_overrides(config: ml_collections.ConfigDict, overrides: dict) -> ml_col
 
 
 def flops_per_example(config: ml_collections.ConfigDict) -> float:
-    """The arm module's analytic training FLOPs per example at this config (ARMS.md contract)."""
+    """The arm module's analytic training FLOPs per example at this config (the contract in usjax/arms/__init__.py)."""
     from usjax import arms  # imported here: jax and the models load only when the grid is built
     from usjax.models import presets
     try:

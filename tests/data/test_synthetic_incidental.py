@@ -8,6 +8,7 @@ from scipy import stats
 
 from usjax.data.synthetic import SyntheticConfig, generate_exam, incidental
 from usjax.data.synthetic.findings import zipf_probabilities
+from usjax.data.synthetic.incidental_words import MAX_CATALOGUE
 from usjax.data.synthetic.phrasings import parse_findings
 
 TAIL = SyntheticConfig(seed=3, image_size=32, incidental_catalogue=400,
@@ -25,14 +26,14 @@ def test_the_tail_is_off_by_default():
 
 
 def test_catalogue_wordings_are_distinct_and_fixed_by_the_seed():
-    wordings = incidental.catalogue(3, incidental.MAX_CATALOGUE)
-    assert len(set(wordings)) == incidental.MAX_CATALOGUE
+    wordings = incidental.catalogue(3, MAX_CATALOGUE)
+    assert len(set(wordings)) == MAX_CATALOGUE
     assert incidental.catalogue(3, 50) == wordings[:50]  # a smaller catalogue is its head
     assert incidental.catalogue(4, 50) != wordings[:50]
 
 
 def test_no_catalogue_wording_states_a_taxonomy_value():
-    text = " ".join(incidental.catalogue(0, incidental.MAX_CATALOGUE))
+    text = " ".join(incidental.catalogue(0, MAX_CATALOGUE))
     assert not any(parse_findings(text).values())
 
 
@@ -69,7 +70,7 @@ def test_finding_frequencies_follow_the_zipf_law():
 
 
 @pytest.mark.parametrize("field, value", [("incidental_catalogue", -1),
-                                          ("incidental_catalogue", incidental.MAX_CATALOGUE + 1),
+                                          ("incidental_catalogue", MAX_CATALOGUE + 1),
                                           ("incidental_zipf_exponent", 0.0),
                                           ("incidental_per_exam", 0)])
 def test_bad_tail_config_names_the_field(field, value):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from usjax.arms.contrastive_losses import clip_loss, semantic_loss, soft_targets
+from usjax.arms.contrastive.losses import clip_loss, semantic_loss, soft_targets
 
 
 def test_clip_loss_2x2_hand_value():

@@ -11,7 +11,9 @@ from flax import nnx
 
 from experiments import base
 from usjax import taxonomy
-from usjax.arms import contrastive, contrastive_eval, ranking
+from usjax.arms import contrastive
+from usjax.arms.contrastive import evaluation
+from usjax.arms.shared import ranking
 from usjax.models import presets
 
 IMAGE, VIEWS, TEXT, VOCAB = 28, 2, 8, 64
@@ -118,10 +120,10 @@ def test_tasks_other_than_report_are_refused():
 
 
 def test_class_prompts_use_first_phrasing_and_absent_phrasings():
-    assert contrastive_eval.class_phrases("margins") == ["well-defined", "ill-defined", "normal appearance"]
-    assert contrastive_eval.class_phrases("posterior_acoustics")[-1] == "no posterior acoustic features"
-    assert contrastive_eval.class_phrases("system")[0] == "abdomen and retroperitoneum protocol"
-    assert len(contrastive_eval.class_phrases("organ")) == len(taxonomy.ORGANS) + 1
+    assert evaluation.class_phrases("margins") == ["well-defined", "ill-defined", "normal appearance"]
+    assert evaluation.class_phrases("posterior_acoustics")[-1] == "no posterior acoustic features"
+    assert evaluation.class_phrases("system")[0] == "abdomen and retroperitoneum protocol"
+    assert len(evaluation.class_phrases("organ")) == len(taxonomy.ORGANS) + 1
 
 
 class _WordTokenizer:
@@ -135,7 +137,7 @@ class _WordTokenizer:
 
 
 def test_zero_shot_picks_the_prompt_nearest_the_exam():
-    prompts, spans = contrastive_eval.prompt_batch(_WordTokenizer())
+    prompts, spans = evaluation.prompt_batch(_WordTokenizer())
     P = prompts["tokens"].shape[0]
     assert P == sum(len(taxonomy.vocabulary(d)) + 1 for d in taxonomy.DIMENSIONS)
     # each prompt's graph holds only its own class
@@ -149,7 +151,7 @@ def test_zero_shot_picks_the_prompt_nearest_the_exam():
     labels[:, margins] = [1, 0, 2]
     # exam embeddings: the margins prompt of each exam's class, slightly perturbed
     image_NE = prompt_PE[spans["margins"]][[1, 0, 2]] + 0.01 * rng.normal(size=(3, 32))
-    scores = contrastive_eval.zero_shot_scores(image_NE, prompt_PE, spans)
+    scores = evaluation.zero_shot_scores(image_NE, prompt_PE, spans)
     assert scores["margins"].shape == (3, 3)
     metrics = ranking.classify_metrics(scores, labels)
     assert metrics["classify/margins/accuracy"] == 1.0 and set(metrics) == {
@@ -164,7 +166,7 @@ def test_evaluate_with_a_stand_in_context(model):
         config=_config(), tokenizer=_WordTokenizer(), val_source=None, batches=[first, second],
         num_exams=5, to_global=lambda b: {k: jnp.asarray(b[k]) for k in contrastive.INPUT_KEYS},
         gather=np.asarray, mesh_context=contextlib.nullcontext)
-    image_NE, report_NE, labels = contrastive_eval.exam_embeddings(model, ctx)
+    image_NE, report_NE, labels = evaluation.exam_embeddings(model, ctx)
     assert image_NE.shape == (5, 16) and report_NE.shape == (5, 16)
     np.testing.assert_array_equal(labels, np.concatenate([first["labels"], second["labels"][:1]]))
     metrics = contrastive.evaluate(model, ctx)

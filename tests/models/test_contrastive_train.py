@@ -3,7 +3,7 @@ import json
 import math
 
 from tests.train import train_tiny_config
-from usjax.arms import ranking
+from usjax.arms.shared import ranking
 from usjax.train import loop
 
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from usjax.arms import heads_classification as cls
+from usjax.arms.heads import classification as cls
 
 
 def test_macro_f1_and_auc_by_hand():

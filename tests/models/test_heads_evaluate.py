@@ -13,7 +13,7 @@ from usjax.arms import heads
 
 
 class StandIn:
-    """The fields of usjax.arms.context.EvalContext that evaluate reads, on one process."""
+    """The fields of usjax.arms.shared.context.EvalContext that evaluate reads, on one process."""
 
     def __init__(self, batches, num_exams):
         self.batches, self.num_exams = batches, num_exams

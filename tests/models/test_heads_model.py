@@ -10,7 +10,7 @@ from flax import nnx
 from experiments import base
 from tests.models.conftest import IMAGE, build_model, tiny_config
 from usjax.arms import heads
-from usjax.arms.heads_params import AdapterParam, HeadParam
+from usjax.arms.heads.params import AdapterParam, HeadParam
 
 
 def heads_config(**overrides):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from usjax.arms import heads_segmentation as seg
+from usjax.arms.heads import segmentation as seg
 
 
 def test_dice_and_iou_from_counts_by_hand():

@@ -9,7 +9,8 @@ from flax import nnx
 
 from tests.models.conftest import tiny_batch, tiny_config
 from usjax import taxonomy
-from usjax.arms import generative, label_loss
+from usjax.arms import generative
+from usjax.arms.shared import label_loss
 
 
 def _config(weight):

@@ -1,4 +1,4 @@
-"""Likelihood scoring of the generative arm (usjax.arms.likelihood) on a tiny model: every score
+"""Likelihood scoring of the generative arm (usjax.arms.shared.likelihood) on a tiny model: every score
 equals the model's loss on that pair computed directly, and the shared table has its names."""
 import contextlib
 
@@ -9,7 +9,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
 from usjax import taxonomy
-from usjax.arms import context, likelihood, ranking
+from usjax.arms.shared import context, likelihood, ranking
 from usjax.data import pipeline, tasks, text_layout
 from usjax.data import tokenizer as tok
 from usjax.models import presets, vlm
@@ -122,7 +122,10 @@ def test_shared_table_names_and_ranges(ctx, model):
 
 
 class _RegionEcho(nnx.Module):
-    """A stand-in with the MoE forward signature: the target token's logit is the region."""
+    """A stand-in with the MoE forward signature and the VLM's own region read: the target
+    token's logit is the region."""
+
+    region = vlm.VisionLanguageModel.region
 
     def __init__(self, vocab: int):
         self.vocab = vocab

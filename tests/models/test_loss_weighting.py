@@ -18,6 +18,9 @@ class FixedLogitsModel:
         self.logits = logits
         self.cfg = types.SimpleNamespace(moe=types.SimpleNamespace(experts=0, region_routing=False))
 
+    def region(self, batch):
+        return None
+
     def forward(self, *args):
         return self.logits, {}
 

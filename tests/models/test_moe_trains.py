@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 
 from tests.train import train_tiny_config
-from usjax.arms import ranking
+from usjax.arms.shared import ranking
 from usjax.models import params, presets
 from usjax.train import loop
 

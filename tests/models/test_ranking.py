@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from usjax import taxonomy
-from usjax.arms import ranking
+from usjax.arms.shared import ranking
 
 
 def test_recall_at_k_hand_case_with_ties():

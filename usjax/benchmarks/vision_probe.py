@@ -21,7 +21,7 @@ from absl import app, flags
 from flax import nnx
 from ml_collections import config_flags
 
-from usjax.arms import label_loss
+from usjax.arms.shared import label_loss
 from usjax.data import corpus, images
 from usjax.data.synthetic.config import MAX_LESIONS
 from usjax.models import presets, vision
@@ -60,7 +60,7 @@ class CountProbe(nnx.Module):
         self.head = nnx.Linear(mcfg.vision.width, MAX_LESIONS + 1, rngs=rngs)
 
     def __call__(self, views_BVHWC, mask_BV):
-        # pooled as the training's label head pools them (usjax/arms/label_loss.py)
+        # pooled as the training's label head pools them (usjax/arms/shared/label_loss.py)
         return self.head(label_loss.pooled_features(self, views_BVHWC, mask_BV))
 
 

@@ -34,7 +34,7 @@ def patchify(images_NHWC, v: VisionConfig):
 
 class VisionBlock(nnx.Module):
     """Pre-norm ViT block. Optional adapter hook: `attn_adapter` / `mlp_adapter` (None unless an
-    arm attaches one, e.g. usjax.arms.heads_adapters) map the residual stream [N, P, W] to itself
+    arm attaches one, e.g. usjax.arms.heads.adapters) map the residual stream [N, P, W] to itself
     right after the attention / MLP residual add; their parameters are stacked over the layers
     like the block's. Without adapters the parameter tree and the outputs are exactly the
     plain block's (None attributes hold no state)."""

@@ -18,10 +18,13 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from usjax import taxonomy
 from usjax.models import lora, rotary, sequence
 from usjax.models.decoder import Decoder
 from usjax.models.presets import ModelConfig
 from usjax.models.vision import Merger, VisionEncoder
+
+_SYSTEM_DIM = taxonomy.DIMENSIONS.index("system")
 
 
 def check_inputs(images, image_mask, tokens, text_mask, patch_window: int):
@@ -110,6 +113,11 @@ class VisionLanguageModel(nnx.Module):
         positions = sequence.chat_positions(P, image_mask, side, text_BTD.shape[1])
         valid = sequence.chat_key_valid(P, image_mask, text_mask, side)
         return x, positions, valid, sequence.chat_text_start(P, image_mask, side)
+
+    def region(self, batch):
+        """The exam's body system that region routing reads (its labels' "system" column, metadata
+        known at inference too), or None when the model does not route on it."""
+        return batch["labels"][:, _SYSTEM_DIM] if self.cfg.moe.region_routing else None
 
     def forward(self, images_BVHWC, image_mask_BV, tokens_BT, text_mask_BT, region=None):
         """-> (logits [B, T, vocab], aux routing statistics)."""

@@ -5,6 +5,7 @@ of corpus building or compilation fails here in a second instead.
 """
 import ml_collections
 
+from usjax import defaults
 from usjax.train import state as state_lib
 
 # Top-level keys an experiment may add that base.py does not define (set by launch/ sweeps).
@@ -17,7 +18,7 @@ class ConfigError(ValueError):
 
 def unknown_keys(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict,
                  prefix: str = "") -> list[str]:
-    """Keys of `config` that `reference` (experiments/base.py) does not have."""
+    """Keys of `config` that `reference` (usjax/defaults.py) does not have."""
     unknown = []
     for key, value in config.items():
         name = f"{prefix}{key}"
@@ -31,15 +32,13 @@ def unknown_keys(config: ml_collections.ConfigDict, reference: ml_collections.Co
 
 
 def check_known_keys(config: ml_collections.ConfigDict) -> None:
-    from experiments import base  # every knob with its default lives there
-
-    reference = base.get_config()
+    reference = defaults.get_config()
     unknown = unknown_keys(config, reference)
     if unknown:
         first = unknown[0]
         section = first.rsplit(".", 1)[0] if "." in first else ""
         known = sorted((reference[section] if section else reference).keys())
-        raise ConfigError(f"unknown config key {first!r} (not in experiments/base.py); "
+        raise ConfigError(f"unknown config key {first!r} (not in usjax/defaults.py); "
                           f"fix its spelling or drop it; known keys{' of ' + section if section else ''}: "
                           f"{', '.join(known)}")
 

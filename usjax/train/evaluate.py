@@ -18,7 +18,7 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from usjax.arms import context, generative
+from usjax import arms
 from usjax.data import batch_stats, corpus, global_batch, pipeline, tasks
 from usjax.data import tokenizer as tok
 from usjax.models import decode
@@ -90,7 +90,7 @@ class Evaluator:
                             for x in (prompt, prompt != pad_id))
         out, _ = decode.generate(model, batch["images"], batch["image_mask"], prompt_g, mask_g,
                                  max_new_tokens=max_new_tokens, eos_id=self.tokenizer.eos_id,
-                                 pad_id=pad_id, region=generative.region(model, batch))
+                                 pad_id=pad_id, region=model.region(batch))
         out = np.asarray(multihost_utils.process_allgather(out, tiled=True))
         # The model's vocabulary may be larger than the tokenizer's: such ids have no text.
         return np.where(out < self.tokenizer.vocab_size, out, self.tokenizer.unk_id)
@@ -169,7 +169,7 @@ class Evaluator:
             return {}
         model = state_lib.merge(self.graphdef, state)
         model.eval()
-        ctx = context.EvalContext(
+        ctx = arms.EvalContext(
             config=self.config, tokenizer=self.tokenizer, val_source=self.val_source,
             batches=self.batches, num_exams=exams, to_global=self._global,
             gather=lambda x: np.asarray(multihost_utils.process_allgather(x, tiled=True)),

@@ -1,6 +1,8 @@
 """The knobs of the synthetic exam generator: one frozen dataclass, every field defaulted."""
 import dataclasses
 
+from usjax.data.synthetic.incidental_words import MAX_CATALOGUE
+
 MAX_LESIONS = 3  # the taxonomy's exams show 0 to 3 lesions; placement is tuned for this many
 
 
@@ -45,7 +47,6 @@ class SyntheticConfig:
                 fail(field, "must be a probability in [0, 1]")
         if self.texture_bank_size < 1:
             fail("texture_bank_size", "must be >= 1")
-        from usjax.data.synthetic.incidental import MAX_CATALOGUE  # it imports this module
         if not 0 <= self.incidental_catalogue <= MAX_CATALOGUE:
             fail("incidental_catalogue", f"must be in [0, {MAX_CATALOGUE}] (0 = none)")
         if self.incidental_zipf_exponent <= 0:

@@ -22,25 +22,14 @@ import numpy as np
 from usjax.data.synthetic import streams
 from usjax.data.synthetic.config import SyntheticConfig
 from usjax.data.synthetic.findings import zipf_probabilities
-
-_ROOTS = ("angio", "adeno", "chondro", "fibro", "lipo", "myxo", "osteo", "neuro", "spleno",
-          "thyro", "lympho", "papillo", "hepato", "nephro", "cholangio", "dacryo", "sialo",
-          "tendo", "synovio", "mesothelio", "ganglio", "haemato", "phlebo", "leiomyo")
-_ENDINGS = ("ectasia", "lithiasis", "sclerosis", "calcinosis", "plasia", "cele", "trophy",
-            "stenosis", "megaly", "itis", "genesis", "ptosis", "rrhaphy", "spasm", "dystrophy",
-            "philia", "malacia", "fibrosis", "blastosis", "edema")
-_MODIFIERS = ("minute", "faint", "tiny", "subtle", "stable", "chronic", "incipient", "residual",
-              "scattered", "solitary", "bilateral", "punctiform")
-_SITES = ("hilum", "capsule", "isthmus", "apex", "fundus", "pole", "recess", "sulcus", "notch",
-          "angle", "rim", "groove", "crest", "fossa", "margin of the field", "skin line")
-MAX_CATALOGUE = len(_ROOTS) * len(_ENDINGS) * len(_MODIFIERS) * len(_SITES)
+from usjax.data.synthetic.incidental_words import ENDINGS, MODIFIERS, ROOTS, SITES
 
 
 @functools.lru_cache(maxsize=8)
 def catalogue(seed: int, size: int) -> tuple[str, ...]:
     """The wordings of a corpus' R incidental findings, most frequent first: distinct (modifier,
     term, site) combinations in an order fixed by the corpus seed."""
-    combos = list(itertools.product(_MODIFIERS, _ROOTS, _ENDINGS, _SITES))
+    combos = list(itertools.product(MODIFIERS, ROOTS, ENDINGS, SITES))
     order = np.random.default_rng([seed, streams.INCIDENTAL]).permutation(len(combos))[:size]
     return tuple(f"{combos[i][0]} {combos[i][1]}{combos[i][2]} near the {combos[i][3]}"
                  for i in order)

@@ -1,4 +1,4 @@
-"""heads_init.load_backbone copies a generative run's vision encoder into the heads arm's state."""
+"""backbone.load_backbone copies a generative run's vision encoder into the heads arm's state."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +9,8 @@ from flax import nnx
 
 from tests.models.conftest import build_model, tiny_config
 from tests.models.test_heads_model import heads_config
-from usjax.arms import heads, heads_init
+from usjax.arms import heads
+from usjax.arms.heads import backbone
 from usjax.train.state import TrainState
 
 
@@ -39,7 +40,7 @@ def test_vision_weights_are_copied_and_the_rest_kept(tmp_path, lora):
     before = heads_state(tiny_config())
     kept = jax.tree.map(np.asarray, nnx.to_pure_dict(before.params))
     initial = jax.tree.map(np.asarray, nnx.to_pure_dict(before.frozen))
-    loaded = heads_init.load_backbone(before, str(tmp_path))
+    loaded = backbone.load_backbone(before, str(tmp_path))
     jax.tree.map(np.testing.assert_array_equal, initial, nnx.to_pure_dict(before.frozen))  # not mutated
     source = nnx.to_pure_dict(nnx.state(vlm, nnx.Param))["vision"]
     target = nnx.to_pure_dict(loaded.frozen)["vision"]
@@ -51,9 +52,9 @@ def test_vision_weights_are_copied_and_the_rest_kept(tmp_path, lora):
 def test_shape_mismatch_names_the_key(tmp_path):
     save_run(tmp_path, train_state(build_model(tiny_config(vision_width=48)), (nnx.Param, nnx.Nothing)))
     with pytest.raises(ValueError, match=r"init_from: vision/\S+ has shape"):
-        heads_init.load_backbone(heads_state(tiny_config()), str(tmp_path))
+        backbone.load_backbone(heads_state(tiny_config()), str(tmp_path))
 
 
 def test_missing_checkpoint_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match="holds no checkpoint"):
-        heads_init.load_backbone(heads_state(tiny_config()), str(tmp_path))
+        backbone.load_backbone(heads_state(tiny_config()), str(tmp_path))

@@ -1,13 +1,13 @@
 """The two towers' building blocks: pooling the exam's image tokens, and the bidirectional text tower.
 
-Image tower (assembled in usjax.arms.contrastive_model from the VLM's own VisionEncoder and Merger):
+Image tower (assembled in usjax.arms.contrastive.model from the VLM's own VisionEncoder and Merger):
 merged patch tokens [B, V * tokens_per_view, hidden] -> mean over each view's tokens -> mean over the
 real views (image_mask) -> projection -> L2 normalisation. A row without any real view pools to 0.
 
 Text tower: the decoder's Qwen2 blocks (usjax.models.decoder.DecoderBlock, scanned like the LM) at
 the preset's width, `contrastive.text_layers` deep, with a bidirectional mask over the non-pad
 tokens and 1-D rotary positions (t = h = w = token index, the LM's text convention). Its hidden
-states may be fused with the attribute graph (usjax.arms.contrastive_fusion) before the final
+states may be fused with the attribute graph (usjax.arms.contrastive.fusion) before the final
 RMSNorm, the mean over text_mask, projection and L2 normalisation.
 """
 import dataclasses

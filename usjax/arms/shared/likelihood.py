@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 
 from usjax import taxonomy
-from usjax.arms import generative, ranking
+from usjax.arms.shared import ranking
 from usjax.data import tasks, text_layout
 
 TEXT_KEYS = ("tokens", "loss_mask", "text_mask")
@@ -51,7 +51,7 @@ def _trimmed(texts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _logits(model, batch):
     """The model's text logits, routed on the exam's body system exactly as in training."""
     return model.forward(batch["images"], batch["image_mask"], batch["tokens"], batch["text_mask"],
-                         generative.region(model, batch))[0]
+                         model.region(batch))[0]
 
 
 @functools.partial(jax.jit, static_argnames="graphdef")

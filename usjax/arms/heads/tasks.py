@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from usjax import taxonomy
-from usjax.arms.heads_params import HeadParam, Linear
+from usjax.arms.heads.params import HeadParam, Linear
 
 
 def num_classes() -> tuple[int, ...]:

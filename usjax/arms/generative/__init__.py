@@ -1,34 +1,19 @@
 """The default arm: the vision-language model (dense or mixture-of-experts) trained on next-token
 prediction of reports, VQA answers and classification answers.
 
-The arm contract (every module in usjax/arms provides these names):
-    INPUT_KEYS                      batch keys the model reads
-    build_model(mcfg, config, rngs) the nnx model
-    trainable_filters(config)       (trainable, frozen) nnx filters
-    loss_sums(model, batch, config) (loss_sum, sums): sums["weight"] is the loss's denominator
-                                    (summed over micro-batches); every other sum is logged as
-                                    train/<key> = sum / weight; the optional sums["val_loss"] is
-                                    what validation reports instead of loss_sum (here: the language
-                                    model loss without the router's auxiliary loss), divided by
-                                    the optional sums["val_weight"] (here: target tokens)
-    flops_per_example(mcfg, config) analytic training FLOPs of one example at the padded shapes
-    evaluate(model, ctx)            the shared table (usjax.arms.context.EvalContext): retrieval
-                                    R@k and per-dimension classification
+It provides the arm contract of usjax/arms/__init__.py.
 """
 import dataclasses
 
 import jax.numpy as jnp
 from flax import nnx
 
-from usjax import taxonomy
-from usjax.arms import label_loss
+from usjax.arms.shared import label_loss, likelihood
 from usjax.models import flops, vlm
 from usjax.train import state as state_lib
 from usjax.train.loss import per_example_weights, token_cross_entropy
 
 INPUT_KEYS = ("images", "image_mask", "tokens", "loss_mask", "text_mask", "labels")
-# MoE routing may be conditioned on the exam's body system, metadata known at inference too.
-REGION_DIM = taxonomy.DIMENSIONS.index("system")
 
 
 def build_model(mcfg, config, rngs: nnx.Rngs) -> vlm.VisionLanguageModel:
@@ -42,13 +27,9 @@ def trainable_filters(config):
     return state_lib.trainable_filters(config.train.mode)
 
 
-def region(model, batch):
-    return batch["labels"][:, REGION_DIM] if model.cfg.moe.region_routing else None
-
-
 def loss_sums(model, batch, config):
     logits, aux = model.forward(batch["images"], batch["image_mask"], batch["tokens"],
-                                batch["text_mask"], region(model, batch))
+                                batch["text_mask"], model.region(batch))
     ce, hits = token_cross_entropy(logits, batch["tokens"])
     mask = batch["loss_mask"].astype(jnp.float32)
     # train.loss_weighting: the objective averages over target tokens, or over rows (examples);
@@ -78,5 +59,4 @@ def flops_per_example(mcfg, config) -> float:
 
 
 def evaluate(model, ctx) -> dict[str, float]:
-    from usjax.arms import likelihood  # the scoring needs the tokenizer's tasks; only at eval
     return likelihood.shared_table(model, ctx)

@@ -1,8 +1,9 @@
 """The adapter + task-heads arm (NextGen-UIA): frozen vision encoder, bottleneck adapters inside it,
-per-dimension classification heads and a lesion segmentation head on top.
+per-dimension classification heads and a lesion segmentation head on top. It provides the arm
+contract of usjax/arms/__init__.py (with load_initial_params).
 
 Only adapters and heads are trained (`trainable_filters`); the encoder is the VLM's, so
-config.train.init_from can start it from a generative run (`heads_init.load_backbone`); without it
+config.train.init_from can start it from a generative run (`backbone.load_backbone`); without it
 the backbone stays frozen at its random initialisation (a weak but honest setting).
 
 Loss per real row (a row with at least one real view):
@@ -16,9 +17,9 @@ import numpy as np
 from flax import nnx
 
 from usjax import taxonomy
-from usjax.arms import heads_classification, heads_flops, heads_segmentation
-from usjax.arms.heads_model import HeadsModel
-from usjax.arms.heads_params import AdapterParam, HeadParam
+from usjax.arms.heads import classification, flops, segmentation
+from usjax.arms.heads.model import HeadsModel
+from usjax.arms.heads.params import AdapterParam, HeadParam
 from usjax.models import presets
 
 INPUT_KEYS = ("images", "image_mask", "labels", "masks")
@@ -43,8 +44,8 @@ def load_initial_params(state, config: ml_collections.ConfigDict):
     this instead of its own fine-tuning load)."""
     if not config.train.init_from:
         return state
-    from usjax.arms import heads_init  # reads checkpoints through usjax.train.model_setup
-    return heads_init.load_backbone(state, config.train.init_from)
+    from usjax.arms.heads import backbone  # reads checkpoints through usjax.train.model_setup
+    return backbone.load_backbone(state, config.train.init_from)
 
 
 def trainable_filters(config: ml_collections.ConfigDict):
@@ -56,11 +57,11 @@ def loss_sums(model: HeadsModel, batch: dict[str, jax.Array], config: ml_collect
     """(loss summed over real rows, {"weight": real rows, "class_loss", "seg_loss", "hits"} sums)."""
     class_logits, seg_logits = model(batch["images"], batch["image_mask"])
     real = jnp.any(batch["image_mask"], axis=1).astype(jnp.float32)
-    class_loss, hits = heads_classification.loss_and_hits_per_row(class_logits, batch["labels"])
+    class_loss, hits = classification.loss_and_hits_per_row(class_logits, batch["labels"])
     sums = {"weight": real.sum(), "class_loss": jnp.sum(real * class_loss), "hits": jnp.sum(real * hits)}
     loss_sum = sums["class_loss"]
     if seg_logits is not None:
-        seg = heads_segmentation.dice_ce_per_row(seg_logits, batch["masks"], batch["image_mask"],
+        seg = segmentation.dice_ce_per_row(seg_logits, batch["masks"], batch["image_mask"],
                                                  config.heads.dice_smooth)
         sums["seg_loss"] = jnp.sum(real * seg)
         loss_sum = loss_sum + config.heads.seg_weight * sums["seg_loss"]
@@ -69,7 +70,7 @@ def loss_sums(model: HeadsModel, batch: dict[str, jax.Array], config: ml_collect
 
 def flops_per_example(mcfg: presets.ModelConfig, config: ml_collections.ConfigDict) -> float:
     h = config.heads
-    return heads_flops.train_flops_per_example(mcfg, h.adapter_width, h.adapter_sites, h.segment,
+    return flops.train_flops_per_example(mcfg, h.adapter_width, h.adapter_sites, h.segment,
                                                config.data.max_images, config.data.image_size)
 
 
@@ -81,7 +82,7 @@ def _eval_outputs(model: HeadsModel, batch):
                                     axis=-1),
            "labels": batch["labels"], "image_mask": batch["image_mask"]}
     if seg_logits is not None:
-        out["intersection"], out["predicted"], out["truth"] = heads_segmentation.overlap_counts(
+        out["intersection"], out["predicted"], out["truth"] = segmentation.overlap_counts(
             seg_logits, batch["masks"])
     return out
 
@@ -113,7 +114,7 @@ def evaluate(model: HeadsModel, ctx) -> dict[str, float]:
         start += classes
         rows = real_rows & (out["labels"][:, d] >= 0)
         if rows.any():
-            for name, value in heads_classification.dimension_metrics(out["labels"][rows, d],
+            for name, value in classification.dimension_metrics(out["labels"][rows, d],
                                                                        probs[rows]).items():
                 metrics[f"classify/{dim}/{name}"] = value
     accuracies = [v for k, v in metrics.items() if k.endswith("/accuracy")]
@@ -121,6 +122,6 @@ def evaluate(model: HeadsModel, ctx) -> dict[str, float]:
         metrics["classify/mean_accuracy"] = float(np.mean(accuracies))
     if "intersection" in out and out["image_mask"].any():
         views = out["image_mask"]
-        metrics["segment/dice"], metrics["segment/iou"] = heads_segmentation.dice_and_iou(
+        metrics["segment/dice"], metrics["segment/iou"] = segmentation.dice_and_iou(
             out["intersection"][views], out["predicted"][views], out["truth"][views])
     return metrics

@@ -7,7 +7,7 @@ causal halving. Counted at the padded shapes the step computes: all `max_images`
 ones too), `text_len` tokens, the 9-slot graph, 1 + 9 fusion keys, and this example's row of the
 [B, B] similarity matrix (B = rows per micro-batch).
 """
-from usjax.arms.contrastive_graph import ATTRIBUTES, NUM_NODES
+from usjax.arms.contrastive.graph import ATTRIBUTES, NUM_NODES
 from usjax.models.presets import ModelConfig
 
 TRAIN = 3  # forward + two backward matmuls per forward matmul

@@ -15,7 +15,7 @@ layers like the block weights, so the scanned layer loop slices them per layer.
 import jax
 from flax import nnx
 
-from usjax.arms.heads_params import AdapterParam, LayerNorm, Linear
+from usjax.arms.heads.params import AdapterParam, LayerNorm, Linear
 from usjax.models.vision import VisionEncoder
 
 SITES = {"both": ("attention", "mlp"), "attention": ("attention",), "mlp": ("mlp",), "none": ()}

@@ -14,8 +14,8 @@ In a scanned layer stack (model.scan_layers) every layer behaves like the others
 carries a tangent in all iterations or in none), so the first block pays like the rest; unrolled,
 its matmuls before its first adapter run forward only.
 """
-from usjax.arms import heads_adapters
-from usjax.arms.heads_tasks import num_classes
+from usjax.arms.heads import adapters
+from usjax.arms.heads.tasks import num_classes
 from usjax.models.presets import ModelConfig
 
 
@@ -45,7 +45,7 @@ def _block(cfg: ModelConfig, tokens: int, where: tuple[str, ...], width: int, ta
 def train_flops_per_example(cfg: ModelConfig, adapter_width: int, adapter_sites: str, segment: bool,
                             num_views: int, image_size: int) -> float:
     v = cfg.vision
-    where = heads_adapters.sites(adapter_sites)
+    where = adapters.sites(adapter_sites)
     side = image_size // v.patch
     tokens = side * side
     per_view = 2 * tokens * v.patch * v.patch * 3 * v.width  # patch embedding (pixels are constants)

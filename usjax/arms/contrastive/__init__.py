@@ -1,25 +1,24 @@
 """The contrastive arm (Ultrasound-CLIP): exam image tower + report text tower with the attribute
 graph fused into the text side, trained with CLIP's InfoNCE plus the soft-label semantic loss.
 
-Arm contract (usjax/arms/generative.py): INPUT_KEYS, build_model, trainable_filters, loss_sums,
-flops_per_example, evaluate. The pieces, one idea per file:
-    contrastive_model   the dual encoder (image tower = the VLM's VisionEncoder + Merger)
-    contrastive_towers  pooling and the bidirectional text tower
-    contrastive_graph   per-sample heterogeneous star graph and its 2-layer graph network
-    contrastive_fusion  gated cross-attention from text tokens to the graph
-    contrastive_losses  CLIP loss and semantic loss (softmax normalisation and KL direction there)
-    contrastive_flops   analytic training FLOPs
-    contrastive_eval    retrieval R@k and zero-shot classification (the shared table)
+It provides the arm contract of usjax/arms/__init__.py. The pieces, one idea per file:
+    model        the dual encoder (image tower = the VLM's VisionEncoder + Merger)
+    towers       pooling and the bidirectional text tower
+    graph        per-sample heterogeneous star graph and its 2-layer graph network
+    fusion       gated cross-attention from text tokens to the graph
+    losses       CLIP loss and semantic loss (softmax normalisation and KL direction there)
+    flops        analytic training FLOPs
+    evaluation   retrieval R@k and zero-shot classification (the shared table)
 Run it with data.tasks = {report: 1}: the text tower reads the batch's [report prompt][report][end].
 The graph is built from the text side's labels (the report's findings), never the image's:
-see usjax.arms.contrastive_model.
+see usjax.arms.contrastive.model.
 """
 import jax.numpy as jnp
 from flax import nnx
 
-from usjax.arms import contrastive_eval, contrastive_flops
-from usjax.arms.contrastive_losses import clip_loss, semantic_loss
-from usjax.arms.contrastive_model import ContrastiveConfig, ContrastiveModel
+from usjax.arms.contrastive import evaluation, flops
+from usjax.arms.contrastive.losses import clip_loss, semantic_loss
+from usjax.arms.contrastive.model import ContrastiveConfig, ContrastiveModel
 
 INPUT_KEYS = ("images", "image_mask", "tokens", "text_mask", "labels")
 
@@ -60,9 +59,9 @@ def loss_sums(model, batch, config):
 def flops_per_example(mcfg, config) -> float:
     d = config.data
     rows = d.batch_size // config.train.micro_batches
-    return float(contrastive_flops.train_flops_per_example(
+    return float(flops.train_flops_per_example(
         mcfg, ContrastiveConfig.from_section(config.contrastive), d.text_len, d.max_images, d.image_size, rows))
 
 
 def evaluate(model, ctx) -> dict[str, float]:
-    return contrastive_eval.evaluate(model, ctx)
+    return evaluation.evaluate(model, ctx)

@@ -7,7 +7,7 @@ frozen parameters are searched, so a LoRA run (whose base weights are "frozen") 
 init_from the backbone stays at its random initialisation: a weak but honest setting (the heads
 then learn from random features).
 
-    state = heads_init.load_backbone(state, config.train.init_from)
+    state = backbone.load_backbone(state, config.train.init_from)
 """
 import jax
 import numpy as np

@@ -6,16 +6,16 @@
 The encoder is `usjax.models.vision.VisionEncoder` under the attribute `vision`, so its parameter
 paths (`vision/patch_embed/kernel`, `vision/blocks/qkv/kernel`, ...) are those of
 `VisionLanguageModel` and a generative run's checkpoint can initialise it
-(`usjax.arms.heads_init.load_backbone`). A trainable LayerNorm normalises the patch features
+(`usjax.arms.heads.backbone.load_backbone`). A trainable LayerNorm normalises the patch features
 before both heads: the encoder has no final norm of its own (the VLM's merger norms them).
 """
 import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from usjax.arms import heads_adapters
-from usjax.arms.heads_params import HeadParam, LayerNorm
-from usjax.arms.heads_tasks import ClassificationHeads, SegmentationHead, num_classes, pool_exam
+from usjax.arms.heads import adapters
+from usjax.arms.heads.params import HeadParam, LayerNorm
+from usjax.arms.heads.tasks import ClassificationHeads, SegmentationHead, num_classes, pool_exam
 from usjax.models.presets import ModelConfig
 from usjax.models.vision import VisionEncoder
 
@@ -25,7 +25,7 @@ class HeadsModel(nnx.Module):
         self.cfg = cfg
         width = cfg.vision.width
         self.vision = VisionEncoder(cfg, jnp.dtype(cfg.dtype), rngs)
-        heads_adapters.attach(self.vision, heads.adapter_width, heads_adapters.sites(heads.adapter_sites),
+        adapters.attach(self.vision, heads.adapter_width, adapters.sites(heads.adapter_sites),
                               rngs)
         self.feature_norm = LayerNorm(HeadParam, width, eps=cfg.vision.norm_eps)
         self.classify = ClassificationHeads(width, num_classes(), rngs)

@@ -2,7 +2,7 @@
 
 Retrieval: the first `ctx.num_exams` validation exams; similarity(image set i, report j) = cosine of
 exam i's image embedding and report j's text embedding, the report's graph built from report j's
-own findings (see usjax.arms.contrastive_model: labels belong to the text side, so no candidate's
+own findings (see usjax.arms.contrastive.model: labels belong to the text side, so no candidate's
 or query image's labels enter image-side scores).
 
 Zero-shot classification: one text prompt per class of a dimension, laid out like a training row
@@ -19,7 +19,7 @@ import numpy as np
 from flax import nnx
 
 from usjax import taxonomy
-from usjax.arms import ranking
+from usjax.arms.shared import ranking
 from usjax.data import tokenizer as tok
 from usjax.data.synthetic import phrasings
 

@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from usjax.arms.contrastive_fusion import GatedCrossAttention
-from usjax.arms.contrastive_graph import GraphEncoder
-from usjax.arms.contrastive_towers import TextTower, l2_normalize, pool_image_tokens
+from usjax.arms.contrastive.fusion import GatedCrossAttention
+from usjax.arms.contrastive.graph import GraphEncoder
+from usjax.arms.contrastive.towers import TextTower, l2_normalize, pool_image_tokens
 from usjax.models import vlm
 from usjax.models.layers import Dense
 from usjax.models.presets import ModelConfig
