@@ -139,3 +139,20 @@ def test_worker_processes_write_the_same_corpus(tmp_path, tiny_corpus):
         assert record["report"] == expected["report"]
         for got, want in zip(record["images"], expected["images"], strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_build_prints_two_lines_of_its_own_and_nothing_of_tfds(tmp_path, capfd, caplog):
+    """No TFDS banner ("Unknown size"), progress bars or warnings about the folder being filled:
+    the console says what is built, where, and what came out."""
+    config = us_exams.UsExamsConfig(name="console", num_exams=12, image_size=32)
+    with caplog.at_level("WARNING"):
+        us_exams.ensure_built(config, tmp_path)
+    out, err = capfd.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 2, out
+    assert lines[0].startswith("building corpus us_exams/console/") and str(tmp_path) in lines[0]
+    assert lines[1].startswith("built corpus us_exams/console/") and "train" in lines[1]
+    assert "Unknown size" not in out + err and "Generating" not in out + err
+    assert not [r for r in caplog.records if "Variant folder" in r.getMessage()]
+    us_exams.ensure_built(config, tmp_path)  # built: a second call prints nothing
+    assert capfd.readouterr().out == ""
