@@ -19,30 +19,21 @@ import numpy as np
 import pandas as pd
 from etils import epath
 
-from analysis import (ablation, bootstrap, checks, data_vs_architecture, extrapolation, frontier,
-                      joint_law, load, metric_law, one_axis, plots)
+from analysis import (ablation, bootstrap, checks, cross_check, data_vs_architecture,
+                      extrapolation, frontier, identifiability, isoflop, joint_law, load,
+                      metric_law, one_axis, plain_json, plots)
 from analysis.load import AnalysisInputError
 from usjax import platforms
 from usjax.atomic import atomic_write
 
 DEFAULT_HOLDOUT = 3
+ONE_AXIS_RESAMPLES = 100  # parametric refits per one-axis law (its interval; 3-4 runs each)
 SWEEP_UNITS = {"N": "non-embedding parameters", "D": "training exams"}
 CSV_UNITS = {"N": "parameters", "D": "training data (the CSV's D units)"}
-
-
-def _json_ready(value):
-  """Plain JSON: numpy scalars to Python, NaN to null, infinities to the strings "inf"/"-inf"."""
-  if isinstance(value, dict):
-    return {str(key): _json_ready(inner) for key, inner in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_json_ready(inner) for inner in value]
-  if isinstance(value, (np.floating, float)):
-    value = float(value)
-    return value if math.isfinite(value) else (None if math.isnan(value) else
-                                               ("inf" if value > 0 else "-inf"))
-  if isinstance(value, np.integer):
-    return int(value)
-  return value
+# The parameters each reported quantity is computed from: it inherits their identifiability.
+DEPENDS_ON = {"E": ("E",), "A": ("A",), "B": ("B",), "alpha": ("alpha",), "beta": ("beta",),
+              "a": ("alpha", "beta"), "b": ("alpha", "beta"), "G": ("A", "B", "alpha", "beta"),
+              "frontier": ("A", "B", "alpha", "beta")}
 
 
 def _baseline_runs(table: pd.DataFrame, baseline_arm: str) -> tuple[pd.DataFrame, str]:
@@ -66,6 +57,24 @@ def _parameter_summaries(fit: joint_law.JointFit, level: float) -> dict:
   summaries["G"] = bootstrap.summary(frontier.balance(point),
                                      frontier.balance(samples) if len(fit.samples) else [], level)
   return summaries
+
+
+def _residual_scale(fit, runs) -> float:
+  """RMS of the joint law's log residuals, per degree of freedom (the one-axis intervals' noise)."""
+  residual = np.log(runs["loss"].to_numpy(np.float64)) - np.log(fit.predict(runs["N"], runs["D"]))
+  return float(np.sqrt(np.sum(residual**2) / max(len(residual) - len(joint_law.NAMES), 1)))
+
+
+def _identifiability(fit, runs, level) -> dict:
+  """identifiability.assess plus, per reported quantity, the one-line reason it is not identified
+  ('' when it is)."""
+  assessment = identifiability.assess(fit, runs["N"], runs["D"], runs["loss"], level)
+  for name in joint_law.NAMES:
+    assessment[name]["summary"] = identifiability.summary_line(name, assessment)
+  assessment["not_identified"] = {
+      quantity: identifiability.unidentified(assessment, needs)
+      for quantity, needs in DEPENDS_ON.items()}
+  return assessment
 
 
 def _frontier_table(fit, compute_budgets, k, level, tokens_per_d=None) -> list[dict]:
@@ -143,13 +152,19 @@ def _joint_markdown(result: dict, images: dict) -> list[str]:
            f"`{result['baseline_arm']}`. Intervals: {level}% bootstrap over runs "
            f"({result['recipe']['bootstrap_resamples']} resamples).", "",
            "## Joint law  L(N, D) = E + A / N^alpha + B / D^beta", "",
-           f"| parameter | value [{level}% interval] |", "|---|---|"]
+           f"| parameter | value [{level}% interval] | identified by the grid |", "|---|---|---|"]
+  missing = result["identifiability"]["not_identified"]
   for name in ("E", "A", "B", "alpha", "beta", "a", "b", "G"):
-    lines.append(f"| {name} | {_fmt(result[name])} |")
-  lines += ["", "a, b: exponents of N_opt ~ C^a and D_opt ~ C^b; G: N_opt = G (C/k)^a.", "",
-            "**Recipe.** " + "; ".join(f"{key}: {value}" for key, value in result["recipe"].items()),
-            "", f"## Compute-optimal frontier (C = k N D, k = {result['compute_per_n_d']:.4g})", "",
-            "| C (FLOPs) | N_opt | D_opt | D per parameter | tokens per parameter | "
+    lines.append(f"| {name} | {_fmt(result[name])} | {_identified_cell(missing[name])} |")
+  lines += ["", "a, b: exponents of N_opt ~ C^a and D_opt ~ C^b; G: N_opt = G (C/k)^a.", ""]
+  lines += _identifiability_markdown(result["identifiability"])
+  lines += ["**Recipe.** " + "; ".join(f"{key}: {value}" for key, value in result["recipe"].items()),
+            "", f"## Compute-optimal frontier (C = k N D, k = {result['compute_per_n_d']:.4g})", ""]
+  if missing["frontier"]:
+    lines += [f"**Not identified:** these allocations rest on {', '.join(missing['frontier'])}, "
+              "which the grid does not pin down (above); they are the point fit's, not a "
+              "recommendation.", ""]
+  lines += ["| C (FLOPs) | N_opt | D_opt | D per parameter | tokens per parameter | "
             "loss at optimum |", "|---|---|---|---|---|---|"]
   for row in result["frontier"]:
     tokens = _fmt(row["tokens_per_parameter"], ".3g") if "tokens_per_parameter" in row else "n/a"
@@ -172,17 +187,23 @@ def _joint_markdown(result: dict, images: dict) -> list[str]:
     for run, c, loss, pred, err in zip(check["runs"], check["C"], check["loss"],
                                        check["predicted_loss"], check["relative_error_percent"]):
       lines.append(f"| {run} | {c:.3g} | {loss:.4g} | {pred:.4g} | {err:+.2f} |")
-  lines += ["", "## One-axis laws", ""]
-  for title, key, cols in (("L(D) = E + B / D^beta per model size", "loss_vs_D_per_N",
-                            ("N", "E", "B", "beta")),
-                           ("L(N) = E + A / N^alpha per data size", "loss_vs_N_per_D",
-                            ("D", "E", "A", "alpha"))):
+  lines += ["", "## Cross-checks: approach 2 and the one-axis laws", ""]
+  lines += _cross_check_markdown(result)
+  lines += ["## One-axis laws", "",
+            "A one-axis law's constant is its plateau, not E: L(D) at fixed N levels off at "
+            "E + A/N^alpha. The joint law's value of that plateau stands beside it.", ""]
+  for title, key, cols, plateau in (
+      ("L(D) = E' + B / D^beta per model size", "loss_vs_D_per_N", ("N", "E", "B", "beta"),
+       "joint E + A/N^alpha"),
+      ("L(N) = E' + A / N^alpha per data size", "loss_vs_N_per_D", ("D", "E", "A", "alpha"),
+       "joint E + B/D^beta")):
     laws = result["one_axis"][key]
     fitted = [law for law in laws if "skipped" not in law]
-    lines += [f"**{title}**", "", "| " + " | ".join(cols + ("runs",)) + " |",
-              "|" + "---|" * (len(cols) + 1)]
+    header = ["E'" if c == "E" else c for c in cols] + [plateau, "runs"]
+    lines += [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for law in fitted:
-      lines.append("| " + " | ".join([f"{law[c]:.4g}" for c in cols] + [str(law["runs"])]) + " |")
+      lines.append("| " + " | ".join([f"{law[c]:.4g}" for c in cols] + [
+          f"{law['joint_plateau']:.4g}", str(law["runs"])]) + " |")
     if len(fitted) < len(laws):
       lines.append(f"\n{len(laws) - len(fitted)} group(s) not fitted (fewer than 3 distinct sizes; "
                    "listed in fit.json).")
@@ -193,6 +214,45 @@ def _joint_markdown(result: dict, images: dict) -> list[str]:
               "runs (how much more baseline data / model size reaches the arm's loss).", "",
               ablation.markdown_table(result["ablations"]), "", f"![ablation]({images['ablation']})",
               ""]
+  return lines
+
+
+def _identified_cell(missing: list[str]) -> str:
+  return "yes" if not missing else "**no** (" + ", ".join(missing) + ")"
+
+
+def _identifiability_markdown(assessment: dict) -> list[str]:
+  spans = (f"N spans {assessment['N_decades']:.2f} decades, D spans "
+           f"{assessment['D_decades']:.2f} decades")
+  lines = ["## Does the grid identify the law?", ""]
+  missing = [name for name in joint_law.NAMES if not assessment[name]["identified"]]
+  if not missing:
+    return lines + [f"Yes: {spans}; no interval reaches a bound, every profile rises above the "
+                    f"noise, no two parameters trade off (|r| > {identifiability.TRADE_OFF}).", ""]
+  lines += [f"{spans}. Not identified: {', '.join(missing)}; every number built on them (a, b, G, "
+            "the frontier) is the point fit's and says so.", ""]
+  lines += [f"- **{name}**: {assessment[name]['summary']}" for name in missing]
+  return lines + [""]
+
+
+def _cross_check_markdown(result: dict) -> list[str]:
+  iso = result["isoflop"]
+  lines = []
+  if "skipped" in iso:
+    lines += [f"Approach 2 not run: {iso['skipped']}.", ""]
+  else:
+    used = sum(slice_["N_opt"] is not None for slice_ in iso["slices"])
+    lines += [f"Approach 2 used {used} of {len(iso['slices'])} iso-FLOP slices (runs within "
+              f"+-{iso['half_width_decades']} decades of C, >= {iso['min_sizes']} sizes).", ""]
+  lines += ["| quantity | approach | value [interval] | agrees with approach 3 |", "|---|---|---|---|"]
+  for row in result["cross_check"]:
+    agrees = {None: "", True: "yes", False: "**no**"}[row["agrees_with_approach_3"]]
+    value = _fmt(row) if row["lo"] is not None else f"{row['value']:.4g}"
+    lines.append(f"| {row['quantity']} | {row['approach']} | {value} | {agrees} |")
+  lines.append("")
+  if result["cross_check_disagreements"]:
+    lines += ["**Disagreements beyond the intervals:**", ""] + [
+        f"- {line}" for line in result["cross_check_disagreements"]] + [""]
   return lines
 
 
@@ -223,6 +283,9 @@ def _joint_result(table, runs, baseline_arm, out_dir, *, num_resamples, holdout,
   check = extrapolation.holdout_check(runs, holdout)
   held_mask = runs["run"].astype(str).isin(check.get("runs", [])).to_numpy()
   arms = ablation.compare_arms(table, fit, baseline_arm, level, seed)
+  noise = _residual_scale(fit, runs)
+  one_axis_opts = dict(noise=noise, num_resamples=min(num_resamples, ONE_AXIS_RESAMPLES),
+                       seed=seed, level=level)
   images = {
       "loss_vs_D": plots.loss_curves(runs, fit, held_mask, out_dir, along="D", units=units),
       "loss_vs_N": plots.loss_curves(runs, fit, held_mask, out_dir, along="N", units=units),
@@ -239,19 +302,35 @@ def _joint_result(table, runs, baseline_arm, out_dir, *, num_resamples, holdout,
       "recipe": fit.recipe, "compute_per_n_d": k,
       "frontier": _frontier_table(fit, budgets, k, level, _tokens_per_d(runs)),
       "extrapolation": check,
-      "one_axis": {"loss_vs_D_per_N": one_axis.fit_per_group(runs, "N", "D"),
-                   "loss_vs_N_per_D": one_axis.fit_per_group(runs, "D", "N")},
+      "residual_scale": noise,
+      "one_axis": {"loss_vs_D_per_N": one_axis.fit_per_group(runs, "N", "D", **one_axis_opts),
+                   "loss_vs_N_per_D": one_axis.fit_per_group(runs, "D", "N", **one_axis_opts)},
       "ablations": arms,
   }
+  result["identifiability"] = _identifiability(fit, runs, level)
+  result["isoflop"] = isoflop.fit(runs, k, num_resamples=num_resamples, seed=seed, level=level)
+  result["cross_check"] = cross_check.exponent_rows(result, result["isoflop"], result["one_axis"])
+  result["cross_check_disagreements"] = cross_check.disagreements(result["cross_check"])
+  for key, values in cross_check.plateaus(fit, result["one_axis"]).items():
+    for law, value in zip(result["one_axis"][key], values):
+      if value is not None:
+        law["joint_plateau"] = value
+  result |= {"law_samples": {"names": list(joint_law.NAMES),
+                             "values": np.stack([fit.sample_params()[name] for name in
+                                                 joint_law.NAMES], axis=-1).tolist()},
+             "tokens_per_d": _tokens_per_d(runs),
+             "grid": {"N": runs["N"].tolist(), "D": runs["D"].tolist(), "C": runs["C"].tolist()}}
   return result, images
 
 
 def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.DEFAULT_RESAMPLES,
                  holdout: int = DEFAULT_HOLDOUT, baseline_arm: str = load.DEFAULT_ARM,
-                 level: float = bootstrap.DEFAULT_LEVEL, seed: int = 0) -> dict:
+                 level: float = bootstrap.DEFAULT_LEVEL, seed: int = 0,
+                 experiment: str | None = None) -> dict:
   """Fits, bootstraps, checks and plots; writes OUT/fit.json, OUT/report.md and the plots.
 
   `table_or_sweep_dir`: a table from analysis.load, a sweep directory or a .csv path.
+  `experiment`: the sweep file spec the runs came from, recorded for analysis.plan.
   Raises AnalysisInputError (one clear line) when the runs cannot support a fit.
   """
   if isinstance(table_or_sweep_dir, pd.DataFrame):
@@ -275,7 +354,7 @@ def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.
   out_dir.mkdir(parents=True, exist_ok=True)
 
   result = {"source": source, "runs": int(len(table)), "baseline_arm": baseline_arm,
-            "baseline_runs": int(len(runs)), "interval_level": level}
+            "baseline_runs": int(len(runs)), "interval_level": level, "experiment": experiment}
   images = {}
   if joint_problem is None:
     joint, images = _joint_result(table, runs, baseline_arm, out_dir, num_resamples=num_resamples,
@@ -286,16 +365,27 @@ def write_report(table_or_sweep_dir, out_dir, *, num_resamples: int = bootstrap.
   if dva is not None:
     result["data_vs_architecture"] = dva
     images["dva"] = {
-        "curves": plots.dva_curves(_json_ready(dva), out_dir) if any(
+        "curves": plots.dva_curves(plain_json.plain(dva), out_dir) if any(
             "baseline" in entry for entry in dva["metrics"].values()) else None,
-        "multipliers": plots.dva_multipliers(_json_ready(dva), out_dir) if any(
+        "multipliers": plots.dva_multipliers(plain_json.plain(dva), out_dir) if any(
             entry["arms"] for entry in dva["metrics"].values()) else None}
   result["metrics"], images["metrics"] = _metric_laws(runs, out_dir)
   result["plots"] = images
-  result = _json_ready(result)
+  result = plain_json.plain(result)
   atomic_write(out_dir / "fit.json", (json.dumps(result, indent=2, allow_nan=False) + "\n").encode())
   atomic_write(out_dir / "report.md", _markdown(result, images).encode())
   return result
+
+
+def _console_summary(result: dict) -> str:
+  laws = ", ".join(f"{name}={_fmt(result[name], '.3g')}" for name in ("alpha", "beta", "E"))
+  missing = [name for name in joint_law.NAMES
+             if not result["identifiability"][name]["identified"]]
+  check = result["extrapolation"]
+  held = ("" if "skipped" in check else
+          f"; held-out runs predicted within {check['max_abs_relative_error_percent']:.1f}%")
+  return laws + held + ("; not identified: " + ", ".join(missing) if missing else
+                        "; all five parameters identified")
 
 
 def main(argv=None) -> int:
@@ -312,16 +402,18 @@ def main(argv=None) -> int:
   parser.add_argument("--level", type=float, default=bootstrap.DEFAULT_LEVEL,
                       help="interval level, e.g. 0.95")
   parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+  parser.add_argument("--experiment", default=None,
+                      help="the sweep file the runs came from (recorded for analysis.plan)")
   args = parser.parse_args(argv)
   platforms.use_cpu_without_tpu_chips()
   try:
     result = write_report(args.sweep_dir or args.csv, args.out, num_resamples=args.bootstrap,
                           holdout=args.holdout, baseline_arm=args.baseline_arm,
-                          level=args.level, seed=args.seed)
+                          level=args.level, seed=args.seed, experiment=args.experiment)
   except AnalysisInputError as error:
     print(f"analysis.report: error: {error}", file=sys.stderr)
     return 2
-  summary = (f"alpha={_fmt(result['alpha'])}, beta={_fmt(result['beta'])}" if "alpha" in result
+  summary = (_console_summary(result) if "alpha" in result
              else "data vs architecture only: " + result["joint_law_skipped"])
   print(f"analysis.report: wrote {args.out}/report.md and fit.json ({summary})")
   return 0

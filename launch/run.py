@@ -114,7 +114,7 @@ def _print_local_commands(sweep, args, tag_flags) -> int:
         workdir = os.path.abspath(layout.run_dir(args.root, sweep.name, run.name))
         print(shlex.join(local.train_argv(sweep, run, workdir, opts, tag_flags(run))))
     if not args.no_report:
-        print(shlex.join(report.report_argv(os.path.abspath(args.root), sweep.name)))
+        print(shlex.join(report.report_argv(os.path.abspath(args.root), sweep.name, args.sweep)))
     return 0
 
 
@@ -122,7 +122,7 @@ def _finish(sweep, args, failed: list[str]) -> int:
     if args.dry_run:
         if not args.no_report:
             import shlex
-            print(shlex.join(report.report_argv(os.path.abspath(args.root), sweep.name)))
+            print(shlex.join(report.report_argv(os.path.abspath(args.root), sweep.name, args.sweep)))
         return 0
     done = sum(layout.has_results(args.root, sweep.name, r.name) for r in sweep.runs)
     print(f"sweep {sweep.name}: {done}/{len(sweep.runs)} runs have results; {len(failed)} failed"
@@ -131,7 +131,7 @@ def _finish(sweep, args, failed: list[str]) -> int:
         print(f"  log: {os.path.join(layout.run_dir(args.root, sweep.name, name), layout.LOG)}")
     report_ok = True
     if not args.no_report and done:
-        report_ok = report.write(args.root, sweep.name, REPO_ROOT)
+        report_ok = report.write(args.root, sweep.name, REPO_ROOT, experiment=args.sweep)
     return 0 if not failed and report_ok else 1
 
 

@@ -44,7 +44,7 @@ def _results(root, name):
 
 def test_local_backend_runs_the_dependency_first_and_passes_its_workdir(tmp_path, monkeypatch,
                                                                         capsys):
-    monkeypatch.setattr(report, "write", lambda *a: True)
+    monkeypatch.setattr(report, "write", lambda *a, **k: True)
     monkeypatch.chdir(REPO)
     code = launch_run.main([f"--sweep={DEPS}", f"--root={tmp_path}", FAKE, "--parallel=3"])
     assert code == 0, capsys.readouterr().out
@@ -56,7 +56,7 @@ def test_local_backend_runs_the_dependency_first_and_passes_its_workdir(tmp_path
 
 
 def test_local_backend_does_not_start_runs_whose_dependency_failed(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report, "write", lambda *a: True)
+    monkeypatch.setattr(report, "write", lambda *a, **k: True)
     monkeypatch.chdir(REPO)
     code = launch_run.main([f"--sweep={DEPS}:base_fails", f"--root={tmp_path}", FAKE,
                             "--parallel=2"])

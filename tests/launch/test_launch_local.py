@@ -19,7 +19,8 @@ def _results(root, name, sweep="sweep_tiny"):
 
 def test_sweep_runs_past_failures_then_reports(tmp_path, monkeypatch, capsys):
     reports = []
-    monkeypatch.setattr(report, "write", lambda root, sweep, repo: reports.append((root, sweep)) or True)
+    monkeypatch.setattr(report, "write", lambda root, sweep, repo, experiment: reports.append(
+        (root, sweep, experiment)) or True)
     monkeypatch.chdir(REPO)
     code = launch_run.main([f"--sweep={TINY}", f"--root={tmp_path}", FAKE, "--parallel=2"])
     out = capsys.readouterr().out
@@ -34,11 +35,11 @@ def test_sweep_runs_past_failures_then_reports(tmp_path, monkeypatch, capsys):
             assert "failing as configured" in (broken / "launch.log").read_text()
     assert "4/8 runs have results; 4 failed" in out
     assert "| failed 4 | left 0" in out and "ETA" in out
-    assert reports == [(str(tmp_path), "sweep_tiny")]
+    assert reports == [(str(tmp_path), "sweep_tiny", TINY)]  # fit.json records the experiment
 
 
 def test_finished_runs_are_skipped_and_interrupted_runs_resume(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report, "write", lambda *a: True)
+    monkeypatch.setattr(report, "write", lambda *a, **k: True)
     monkeypatch.chdir(REPO)
     sweep = tmp_path / "resume.py"
     sweep.write_text(open(os.path.join(REPO, TINY)).read().replace(
@@ -66,5 +67,5 @@ def test_both_entry_points_and_dry_run(tmp_path):
         assert len(lines) == 9  # 8 trainer commands + the report
         assert "-m usjax.main" in lines[0] and "--config.model.preset=s1" in lines[0]
         assert lines[-1].endswith(f"-m analysis.report --sweep_dir={root}/sweep_tiny "
-                                  f"--out={root}/sweep_tiny/report")
+                                  f"--out={root}/sweep_tiny/report --experiment={TINY}")
     assert not root.exists()  # a dry run creates nothing
