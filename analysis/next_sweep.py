@@ -1,6 +1,6 @@
 """The next sweep analysis.plan recommends, as an experiment file `launch/run.py` runs as it is.
 
-An iso-FLOP line at one budget C: SWEEP_PRESETS presets of s0..s10 adjacent around the law's
+An iso-FLOP line at one budget C: SWEEP_PRESETS presets of xs0..s10 adjacent around the law's
 N_opt, half at or below it and half above (so the loss along the line has its minimum inside the
 sweep), each trained on D = C / (k N) exams. N is the preset's non-embedding parameter count under
 the source experiment's model section, as the trainer counts it for results.json
@@ -20,7 +20,7 @@ from usjax.models import params as params_lib
 from usjax.models import presets
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALING_PRESETS = tuple(f"s{i}" for i in range(11))
+SCALING_PRESETS = ("xs0", "xs1") + tuple(f"s{i}" for i in range(11))
 # Two presets at or below N_opt and two above: the loss along the iso-FLOP line then has its
 # minimum inside the sweep, and a parabola through four points still has a residual to check.
 SWEEP_PRESETS = 4
@@ -68,7 +68,7 @@ def source_experiment(spec: str | None, fit_path: str) -> Source:
 
 
 def preset_sizes(config, where: str) -> dict[str, int]:
-  """Non-embedding parameters of s0..s10 under the experiment's model section, as the trainer
+  """Non-embedding parameters of xs0..s10 under the experiment's model section, as the trainer
   counts them for results.json "N" (its generative arm: usjax.models.params.count)."""
   section = config.model.copy_and_resolve_references()
   sizes = {}
@@ -92,7 +92,7 @@ def bracketing_presets(sizes: dict[str, int], n_opt: float,
 
 
 def family_note(sizes: dict[str, int], n_opt: float) -> str:
-  """'' when n_opt lies within s0..s10, else that the sweep stops at the family's end."""
+  """'' when n_opt lies within xs0..s10, else that the sweep stops at the family's end."""
   smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
   if n_opt < sizes[smallest]:
     return (f"N_opt = {n_opt:.3g} is below the smallest preset, {smallest} "
@@ -142,7 +142,7 @@ def _sweep_docstring(plan: dict, source: Source, command: str) -> str:
          f"{plan['compute_per_n_d']:.4g} FLOPs per parameter per exam (the fitted runs' median "
          f"C / (N D)), N the preset's non-embedding parameters under {source_file}'s model "
          "section. "
-         f"The presets are the {len(sweep['runs'])} of s0..s10 adjacent around N_opt, half at or "
+         f"The presets are the {len(sweep['runs'])} of xs0..s10 adjacent around N_opt, half at or "
          "below it and half above, so the loss along the line has its minimum inside the sweep. "
          f"Each run's config is {source_file}'s get_config {_conventions(source)}.")
   unidentified = optimum["notes"]["allocation"]

@@ -17,7 +17,7 @@ the reason beside its number.
 Writes OUT/plan.md (the answers as printed), OUT/plan.json and OUT/next_sweep.py (default OUT: the
 fit.json's directory). next_sweep.py is an experiment file that `python launch/run.py
 --sweep=OUT/next_sweep.py` runs as it is: an iso-FLOP line at the first budget, SWEEP_PRESETS
-presets of s0..s10 around N_opt, each trained on D = C / (k N) exams. N is the preset's
+presets of xs0..s10 around N_opt, each trained on D = C / (k N) exams. N is the preset's
 non-embedding parameter count under the source experiment's model section, as the trainer counts
 it for results.json (usjax.models.params.count). The file imports the source experiment
 (--experiment, else fit.json "experiment"), keeps its get_config and prepare, and takes its

@@ -201,7 +201,7 @@ def test_next_sweep_brackets_n_opt_on_the_iso_flop_line(tmp_path):
 
 
 @pytest.mark.parametrize("budget, presets_expected, words", [
-    (1e6, ["s0", "s1", "s2", "s3"], "below the smallest preset"),
+    (1e6, ["xs0", "xs1", "s0", "s1"], "below the smallest preset"),
     (1e30, ["s7", "s8", "s9", "s10"], "above the largest preset")])
 def test_n_opt_outside_the_family_takes_its_end_and_says_so(tmp_path, budget, presets_expected,
                                                             words):

@@ -1,4 +1,4 @@
-"""experiments/quickstart.py, README's main job: a 4 x 4 grid of model sizes and nested data
+"""experiments/quickstart.py, README's main job: a 6 x 4 grid of model sizes and nested data
 sizes whose steps follow D (a fixed number of passes) and whose learning rate follows the width,
 on a registered corpus with a tail, every run a valid config."""
 import math
@@ -9,16 +9,20 @@ import pytest
 from experiments import quickstart
 from launch import sweep as sweep_lib
 from usjax.data import us_exams
-from usjax.models import presets
+from usjax.models import params, presets
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_quickstart_is_four_sizes_by_four_nested_data_sizes_with_steps_following_d():
+def test_quickstart_is_six_sizes_over_1_5_decades_by_four_data_sizes_with_steps_following_d():
     sweep = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py"))
     cells = {(dict(run.overrides)["model.preset"], dict(run.overrides)["data.num_train_exams"])
              for run in sweep.runs}
-    assert len(sweep.runs) == len(cells) == 16
+    assert len(sweep.runs) == len(cells) == 24
+    sizes = [params.count(presets.build(p, vocab_size=1000))["non_embedding"]
+             for p in quickstart.MODEL_PRESETS]
+    assert math.log10(max(sizes) / min(sizes)) >= 1.5
+    assert quickstart.get_config().data.max_images >= 3  # exam-level: several views per exam
     assert {preset for preset, _ in cells} == set(quickstart.MODEL_PRESETS)
     assert all(preset in presets.PRESETS for preset in quickstart.MODEL_PRESETS)
     assert quickstart.TRAIN_EXAMS == sorted(quickstart.TRAIN_EXAMS)

@@ -3,7 +3,7 @@
 `model_config(config.model)` takes the `c.model` section of an experiment config: a preset name plus
 optional overrides (any `None`/placeholder field keeps the preset's value).
 
-CPU scaling family s0..s10 (LM hidden h, layers L, heads H / KV heads, SwiGLU width I; vision tower
+CPU scaling family xs0, xs1, s0..s10 (LM hidden h, layers L, heads H / KV heads, SwiGLU width I; vision tower
 depth d, width w, heads; 14-pixel patches, 2x2 merge, MLP ratio 4), each about 2x the previous one in
 non-embedding parameters (vision + merger + LM blocks, without the token table and the unembedding),
 counted by `usjax.models.params.count`. `peer` / `peer_large` are the defaults and
@@ -13,6 +13,8 @@ embeddings).
 
 | name | h | L | H/KV | I | vocab | d | w | vheads | non-embedding | total |
 |---|---|---|---|---|---|---|---|---|---|---|
+| xs0 | 16 | 1 | 1/1 | 48 | 8000 | 1 | 16 | 1 | 0.0213M | 0.277M |
+| xs1 | 24 | 1 | 2/1 | 64 | 8000 | 1 | 24 | 2 | 0.0395M | 0.423M |
 | s0 | 32 | 2 | 2/1 | 96 | 8000 | 1 | 32 | 2 | 0.0771M | 0.589M |
 | s1 | 48 | 2 | 2/1 | 128 | 8000 | 1 | 48 | 2 | 0.154M | 0.922M |
 | s2 | 64 | 3 | 2/1 | 176 | 8000 | 2 | 64 | 2 | 0.359M | 1.38M |
@@ -154,6 +156,8 @@ def _cpu(h, L, heads, kv, inter, depth, width, vheads):
 
 
 PRESETS: dict[str, dict] = {
+    "xs0": _cpu(16, 1, 1, 1, 48, 1, 16, 1),
+    "xs1": _cpu(24, 1, 2, 1, 64, 1, 24, 2),
     "s0": _cpu(32, 2, 2, 1, 96, 1, 32, 2),
     "s1": _cpu(48, 2, 2, 1, 128, 1, 48, 2),
     "s2": _cpu(64, 3, 2, 1, 176, 2, 64, 2),
