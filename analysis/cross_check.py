@@ -5,6 +5,9 @@
 - alpha, beta: the joint law's against the one-axis laws' (L(N) per data size, L(D) per model
   size, each with its parametric-bootstrap interval, analysis/one_axis.py); they disagree when the
   intervals do not overlap.
+- `drift`: when the one-axis exponent at the smallest and at the largest value of the other axis
+  have disjoint intervals, the dependence on one axis changes with the other, which no additive
+  law represents (e.g. larger models more sample-efficient: alpha falls as D grows).
 - The one-axis laws' constant is not E: L(D) at a fixed N levels off at E + A/N^alpha (and L(N) at
   E + B/D^beta), so `plateaus` sets each beside the joint law's value of that sum; reading a
   one-axis constant as E is what made a report look as if it contradicted itself.
@@ -62,6 +65,25 @@ def disagreements(rows: list[dict]) -> list[str]:
       ref = joint[row["quantity"]]
       lines.append(f"{row['quantity']}: {row['approach']} gives {row['value']:.3g}{own}, outside "
                    f"approach 3's [{ref['lo']:.3g}, {ref['hi']:.3g}]")
+  return lines
+
+
+def drift(one_axis_laws: dict) -> list[str]:
+  """One line per exponent whose one-axis values at the two ends of the other axis disagree."""
+  lines = []
+  for axis, key in (("N", "loss_vs_N_per_D"), ("D", "loss_vs_D_per_N")):
+    exponent, group = EXPONENT_NAME[axis], CROSS_AXIS[axis]
+    fitted = sorted((law for law in one_axis_laws[key] if "skipped" not in law
+                     and law.get(f"{exponent}_lo") is not None), key=lambda law: law[group])
+    if len(fitted) < 2:
+      continue
+    first, last = fitted[0], fitted[-1]
+    ends = [{"lo": law[f"{exponent}_lo"], "hi": law[f"{exponent}_hi"]} for law in (first, last)]
+    if _overlap(*ends) is False:
+      lines.append(f"{exponent} along {axis} moves from {first[exponent]:.3g} at {group} = "
+                   f"{first[group]:.3g} to {last[exponent]:.3g} at {group} = {last[group]:.3g} "
+                   "(disjoint intervals): the dependence on " + axis + " changes with " + group +
+                   ", which the additive law does not represent")
   return lines
 
 

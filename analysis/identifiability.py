@@ -45,12 +45,12 @@ def decades(values) -> float:
 
 
 def _scan(name: str, value: float, min_loss: float):
-  """Values the profile holds `name` at (A, B: their term at the grid centre), and the coordinate
-  the width is measured in: E over (0, min loss) linearly, the others over a factor SCAN_SPREAD
-  either side of the fit, in log."""
+  """Values the profile holds `name` at (A, B: their term at the grid centre), evenly spaced in
+  the coordinate the width is measured in: E over (0, min loss) linearly, the others over a
+  factor SCAN_SPREAD either side of the fit, in log."""
   if name == "E":
-    return np.linspace(0.0, 1.0, SCAN_POINTS)[1:-1] * min_loss, lambda x: x
-  return value * np.geomspace(1 / SCAN_SPREAD, SCAN_SPREAD, SCAN_POINTS), np.log
+    return np.linspace(0.0, 1.0, SCAN_POINTS)[1:-1] * min_loss
+  return value * np.geomspace(1 / SCAN_SPREAD, SCAN_SPREAD, SCAN_POINTS)
 
 
 def _to_vector(name: str, value: float) -> float:
@@ -99,14 +99,30 @@ def profile(log_x_NK, log_y_N, vector_P, name: str, values, scale: float = 1.0) 
   return objectives
 
 
+def _within_noise_fraction(rise_in_noise) -> float:
+  """Fraction of an evenly spaced scan over which the profile's rise stays below 1 (the noise),
+  around its lowest point, with the crossings interpolated linearly between scan points: a count
+  of whole steps jumps by 1/12 when one point moves across the threshold."""
+  rise = np.asarray(rise_in_noise, np.float64)
+  left = right = int(np.argmin(rise))
+  if rise[left] >= 1.0:
+    return 0.0
+  while left > 0 and rise[left - 1] < 1.0:
+    left -= 1
+  while right < len(rise) - 1 and rise[right + 1] < 1.0:
+    right += 1
+  start = left - (0.0 if left == 0 else (1.0 - rise[left]) / (rise[left - 1] - rise[left]))
+  end = right + (0.0 if right == len(rise) - 1 else
+                 (1.0 - rise[right]) / (rise[right + 1] - rise[right]))
+  return float((end - start) / (len(rise) - 1))
+
+
 def _flat_reason(name, fit, log_x, log_y, threshold, min_loss):
   fitted = centred(fit.vector, log_x)[VECTOR_INDEX[name]]
-  values, coordinate = _scan(name, np.exp(fitted) if name in ("E", "A", "B") else fitted,
-                             min_loss)
+  values = _scan(name, np.exp(fitted) if name in ("E", "A", "B") else fitted, min_loss)
   objectives = profile(log_x, log_y, fit.vector, name, values, scale=threshold)
   within = objectives - fit.objective < threshold
-  covered = np.ptp(coordinate(values[within])) if within.any() else 0.0
-  fraction = covered / (coordinate(values[-1]) - coordinate(values[0]))
+  fraction = _within_noise_fraction((objectives - fit.objective) / threshold)
   entry = {"scan": [float(values[0]), float(values[-1])], "noise": float(threshold),
            "objective_rise": (objectives - fit.objective).tolist(),
            "within_noise_fraction": float(fraction)}

@@ -253,6 +253,8 @@ def _cross_check_markdown(result: dict) -> list[str]:
   if result["cross_check_disagreements"]:
     lines += ["**Disagreements beyond the intervals:**", ""] + [
         f"- {line}" for line in result["cross_check_disagreements"]] + [""]
+  if result["interaction"]:
+    lines += ["**N and D interact:**", ""] + [f"- {line}" for line in result["interaction"]] + [""]
   return lines
 
 
@@ -311,6 +313,7 @@ def _joint_result(table, runs, baseline_arm, out_dir, *, num_resamples, holdout,
   result["isoflop"] = isoflop.fit(runs, k, num_resamples=num_resamples, seed=seed, level=level)
   result["cross_check"] = cross_check.exponent_rows(result, result["isoflop"], result["one_axis"])
   result["cross_check_disagreements"] = cross_check.disagreements(result["cross_check"])
+  result["interaction"] = cross_check.drift(result["one_axis"])
   for key, values in cross_check.plateaus(fit, result["one_axis"]).items():
     for law, value in zip(result["one_axis"][key], values):
       if value is not None:

@@ -85,3 +85,14 @@ def test_report_shows_unidentified_parameters_beside_their_numbers(tmp_path):
   assert alpha_row.endswith("| **no** (alpha) |")
   assert "**Not identified:** these allocations rest on" in text
   assert f"- **alpha**: {fit['identifiability']['alpha']['summary']}" in text
+
+
+def test_within_noise_fraction_interpolates_the_crossings():
+  """Half a step either side of a single point under the noise: 1/12 of a 13-point scan, however
+  close the neighbours sit to the threshold (counting whole steps gives 0 or 2/12)."""
+  rise = np.full(13, 3.0)
+  rise[6] = 0.0
+  rise[5] = rise[7] = 2.0
+  assert identifiability._within_noise_fraction(rise) == pytest.approx(1 / 12)
+  assert identifiability._within_noise_fraction(np.zeros(13)) == 1.0
+  assert identifiability._within_noise_fraction(np.full(13, 1.5)) == 0.0

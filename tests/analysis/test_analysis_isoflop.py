@@ -86,3 +86,15 @@ def test_one_axis_plateau_is_the_joint_laws_e_plus_term():
     assert plateau == pytest.approx(expected, rel=1e-3)
     assert law["E"] == pytest.approx(expected, rel=1e-2)  # the one-axis constant is this sum
     assert law["beta_lo"] <= LAW["beta"] <= law["beta_hi"]
+
+
+def test_drift_names_an_exponent_that_changes_along_the_other_axis():
+  steady = {"loss_vs_N_per_D": [{"D": 100.0, "alpha": 0.3, "alpha_lo": 0.2, "alpha_hi": 0.4},
+                                {"D": 1000.0, "alpha": 0.32, "alpha_lo": 0.25, "alpha_hi": 0.4}],
+            "loss_vs_D_per_N": []}
+  assert cross_check.drift(steady) == []
+  drifting = {"loss_vs_N_per_D": [{"D": 1000.0, "alpha": 0.04, "alpha_lo": 0.01, "alpha_hi": 0.09},
+                                  {"D": 100.0, "alpha": 2.0, "alpha_lo": 0.7, "alpha_hi": 30.0}],
+              "loss_vs_D_per_N": [{"N": 1e6, "skipped": "only 2 distinct D"}]}
+  (line,) = cross_check.drift(drifting)
+  assert line.startswith("alpha along N moves from 2 at D = 100 to 0.04 at D = 1e+03")
