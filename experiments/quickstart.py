@@ -31,6 +31,7 @@ more than 2 decades of both N and D before alpha's interval narrows below 0.25. 
 so in its identifiability section.
 """
 import math
+import re
 
 from experiments import base
 from experiments import config_arg
@@ -55,6 +56,13 @@ def learning_rate_for(preset: str) -> float:
 
 def steps_for(train_exams: int) -> int:
     return math.ceil(PASSES * train_exams / BATCH)
+
+
+def sweep_name(arg=None) -> str:
+    """runs/quickstart for the default; changed keys get their own folder (quickstart_seed_1), so
+    a run never reuses another setting's results (a run with results is not run again) and the
+    report never mixes them."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(["quickstart"] + ([arg] if arg else [])))
 
 
 def get_config(arg=None):

@@ -30,6 +30,9 @@ A sweep file is an ordinary experiment file (`experiments/X.py`) with two functi
   `"train.init_from": "run:d77-seed0-baseline"`): the backends pass that run's workdir instead,
   run it first and never at the same time as the runs that depend on it. Runs are listed with
   every run after the runs it depends on.
+- Optional `sweep_name(arg)` in the sweep file names the sweep's folder for that `arg` (default:
+  the file's stem), so that variants with other grids or seeds do not share `<root>/<sweep>/`:
+  a run that has results there is never run again, and the report fits every run in it.
 - Optional `prepare(config)` in the sweep file runs once, locally, before the local backend starts
   the runs (e.g. it builds the corpus so that parallel runs do not race to build it).
 - Tags reach the trainer's locked config only if declared: `tags.declare(config, get_sweep())`
@@ -130,8 +133,23 @@ def load(spec: str) -> Sweep:
     except Exception as e:  # the user's code: name the file and the argument, in one line
         raise SweepError(f"{path}: get_sweep({config_arg!r}) failed: {type(e).__name__}: {e}"
                          ) from e
-    name = os.path.splitext(os.path.basename(path))[0]
+    name = _sweep_name(module, path, config_arg)
     return Sweep(path=path, config_arg=config_arg, name=name, runs=expand(grid, path))
+
+
+def _sweep_name(module, path: str, config_arg: str | None) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if not callable(getattr(module, "sweep_name", None)):
+        return stem
+    try:
+        name = module.sweep_name(config_arg)
+    except Exception as e:  # the user's code: name the file and the argument, in one line
+        raise SweepError(f"{path}: sweep_name({config_arg!r}) failed: {type(e).__name__}: {e}"
+                         ) from e
+    if not isinstance(name, str) or not name or _NAME_UNSAFE.search(name):
+        raise SweepError(f"{path}: sweep_name({config_arg!r}) returned {name!r}; return a folder "
+                         "name of letters, digits, '.', '_' and '-'")
+    return name
 
 
 def expand(grid: Any, where: str) -> tuple[Run, ...]:

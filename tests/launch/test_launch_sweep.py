@@ -81,3 +81,27 @@ def test_unknown_override_key_is_refused_before_running():
     del config.fake["fail"]
     with pytest.raises(sweep_lib.SweepError, match="'fake.fail', which is not a config key"):
         sweep_lib.check_overrides(sweep, config)
+
+
+def _sweep_file(tmp_path, body: str) -> str:
+    path = tmp_path / "named.py"
+    path.write_text("def get_config(arg=None):\n    return None\n\n"
+                    "def get_sweep():\n    return dict(product={'seed': [0]})\n\n" + body)
+    return str(path)
+
+
+def test_sweep_name_hook_gives_each_argument_its_own_folder(tmp_path):
+    path = _sweep_file(tmp_path, "def sweep_name(arg):\n    return 'named_' + (arg or 'default')\n")
+    assert sweep_lib.load(path).name == "named_default"
+    assert sweep_lib.load(path + ":wide").name == "named_wide"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("def sweep_name(arg):\n    return 'a/b'\n", "returned 'a/b'; return a folder name"),
+    ("def sweep_name(arg):\n    raise KeyError(arg)\n", "sweep_name('x') failed: KeyError"),
+])
+def test_bad_sweep_name_is_one_line(tmp_path, body, message):
+    path = _sweep_file(tmp_path, body)
+    with pytest.raises(sweep_lib.SweepError, match=re.escape(message)) as info:
+        sweep_lib.load(path + ":x")
+    assert "\n" not in str(info.value) and str(info.value).startswith(path)

@@ -52,3 +52,12 @@ def test_quickstart_corpus_is_registered_has_the_tail_and_holds_the_grid():
     assert quickstart.TRAIN_EXAMS[-1] <= 0.75 * corpus.num_exams
     sweep_lib.check_overrides(sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py")),
                               config)
+
+
+
+def test_changed_keys_get_their_own_sweep_folder():
+    default = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py"))
+    seed1 = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py:seed=1"))
+    assert (default.name, seed1.name) == ("quickstart", "quickstart_seed_1")
+    assert [r.name for r in default.runs] == [r.name for r in seed1.runs]
+    assert sweep_lib.base_config(seed1).seed == 1
