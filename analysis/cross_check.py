@@ -82,8 +82,8 @@ def drift(one_axis_laws: dict) -> list[str]:
     if _overlap(*ends) is False:
       lines.append(f"{exponent} along {axis} moves from {first[exponent]:.3g} at {group} = "
                    f"{first[group]:.3g} to {last[exponent]:.3g} at {group} = {last[group]:.3g} "
-                   "(disjoint intervals): the dependence on " + axis + " changes with " + group +
-                   ", which the additive law does not represent")
+                   f"(disjoint intervals): the dependence on {axis} changes with {group}, which "
+                   "the additive law does not represent")
   return lines
 
 

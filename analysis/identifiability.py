@@ -121,11 +121,11 @@ def _flat_reason(name, fit, log_x, log_y, threshold, min_loss):
   fitted = centred(fit.vector, log_x)[VECTOR_INDEX[name]]
   values = _scan(name, np.exp(fitted) if name in ("E", "A", "B") else fitted, min_loss)
   objectives = profile(log_x, log_y, fit.vector, name, values, scale=threshold)
-  within = objectives - fit.objective < threshold
-  fraction = _within_noise_fraction((objectives - fit.objective) / threshold)
+  rise = objectives - fit.objective
+  within = rise < threshold
+  fraction = _within_noise_fraction(rise / threshold)
   entry = {"scan": [float(values[0]), float(values[-1])], "noise": float(threshold),
-           "objective_rise": (objectives - fit.objective).tolist(),
-           "within_noise_fraction": float(fraction)}
+           "objective_rise": rise.tolist(), "within_noise_fraction": fraction}
   if fraction >= FLAT_FRACTION:
     held = name
     if name in AXIS_OF:

@@ -31,10 +31,10 @@ more than 2 decades of both N and D before alpha's interval narrows below 0.25. 
 so in its identifiability section.
 """
 import math
-import re
 
 from experiments import base
 from experiments import config_arg
+from launch import sweep as sweep_lib
 from launch import tags
 from usjax.models import presets
 
@@ -62,7 +62,7 @@ def sweep_name(arg=None) -> str:
     """runs/quickstart for the default; changed keys get their own folder (quickstart_seed_1), so
     a run never reuses another setting's results (a run with results is not run again) and the
     report never mixes them."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(["quickstart"] + ([arg] if arg else [])))
+    return sweep_lib.safe_name("_".join(["quickstart"] + ([arg] if arg else [])))
 
 
 def get_config(arg=None):

@@ -101,6 +101,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def safe_name(text: str) -> str:
+    """`text` with every run of characters outside [A-Za-z0-9._-] replaced by '_': a folder name."""
+    return _NAME_UNSAFE.sub("_", text)
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """'experiments/x.py:a=1,b=2' -> ('experiments/x.py', 'a=1,b=2')."""
     path, sep, arg = spec.partition(".py:")
@@ -211,7 +216,7 @@ def _combinations(product: dict, where: str):
 def _make_run(combo, arm: str, arm_overrides: dict, names: dict) -> Run:
     labels = [_label(key, value, names) for key, value in combo] + [arm]
     tags = tuple((key.rsplit(".", 1)[-1], value) for key, value in combo) + (("arm", arm),)
-    return Run(name=_NAME_UNSAFE.sub("_", "-".join(labels)),
+    return Run(name=safe_name("-".join(labels)),
                overrides=tuple(combo) + tuple(arm_overrides.items()), tags=tags)
 
 

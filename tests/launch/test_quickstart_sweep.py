@@ -54,7 +54,6 @@ def test_quickstart_corpus_is_registered_has_the_tail_and_holds_the_grid():
                               config)
 
 
-
 def test_changed_keys_get_their_own_sweep_folder():
     default = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py"))
     seed1 = sweep_lib.load(os.path.join(REPO, "experiments/quickstart.py:seed=1"))
