@@ -10,6 +10,7 @@ With `pick_slice`, each run is compiled on the generation's slices from the smal
 first that fits is named.
 """
 import dataclasses
+import hashlib
 import os
 import sys
 
@@ -23,6 +24,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jax.experimental import topologies  # noqa: E402
 
+from launch import step_time  # noqa: E402
 from launch import sweep as sweep_lib  # noqa: E402
 from launch import tpu_types  # noqa: E402
 from usjax.models import sharding  # noqa: E402
@@ -84,35 +86,61 @@ def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
 
 
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
-    """Compiles the run's train step for `tpu` and reads XLA's memory and cost analyses."""
+    """Compiles the run's train step for `tpu`: its memory from the real (scanned) program, its
+    step time from XLA's cost model extended to the real depth (launch/step_time.py)."""
     mcfg = model_setup.model_config_of(config, shapes_only=True)  # init_from_hf: config.json alone
     flops_per_step = config.data.batch_size * model_setup.arm_of(config).flops_per_example(
         mcfg, config)
     try:
         devices = topologies.get_topology_desc(**tpu.topology_kwargs()).devices
-        mesh = sharding.make_mesh(config.mesh, devices=devices)
-        rules = sharding.axis_rules(config.mesh)
         # The trainer's own check, for a one-line message instead of a sharding error.
-        config_checks.check_batch(config, model_setup.data_parallel_size(mesh, rules),
-                                  num_processes=1)
-        tx = optimizer_lib.create(config)
-        arm = model_setup.arm_of(config)
-        graphdef, state = model_setup.abstract_state(config, mcfg, tx)
-        batch = model_setup.abstract_batch(config, arm.INPUT_KEYS)
-        step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
-                                       sharding.state_shardings(state, mesh, rules),
-                                       sharding.batch_shardings(mesh, rules, arm.INPUT_KEYS),
-                                       model_setup.loss_fn(config))
-        with sharding.activation_context(mesh, rules):
-            compiled = step.lower(state, batch, LEARNING_RATE).compile()
+        mesh = sharding.make_mesh(config.mesh, devices=devices)
+        config_checks.check_batch(config, model_setup.data_parallel_size(
+            mesh, sharding.axis_rules(config.mesh)), num_processes=1)
+        used, _ = _analyses(config, mcfg, devices)
+        cost = step_time.extrapolated(config, mcfg, lambda c, m: _analyses(c, m, devices)[1])
     except (ValueError, TypeError, RuntimeError) as e:  # XlaRuntimeError is a RuntimeError
         return Estimate(tpu, 0.0, 0.0, flops_per_step, error=str(e).splitlines()[0][:300])
-    memory = compiled.memory_analysis()
-    used = (memory.argument_size_in_bytes + memory.output_size_in_bytes +
-            memory.temp_size_in_bytes - memory.alias_size_in_bytes)
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return Estimate(tpu, float(used), float(cost.get("optimal_seconds", 0.0)), flops_per_step)
+    return Estimate(tpu, used, cost.seconds, flops_per_step)
+
+
+# (devices, program text) -> (bytes per device, cost): runs of a sweep that differ only in what the
+# step does not see (data size, seed, learning rate) compile once.
+_ANALYSES: dict = {}
+
+
+def _analyses(config, mcfg, devices) -> tuple[float, step_time.Cost]:
+    """Per-device bytes XLA needs (argument + output + temp - alias, as MaxText counts) and XLA's
+    cost of one compiled step."""
+    lowered = _lower(config, mcfg, devices)
+    key = (tuple(str(d) for d in devices), hashlib.sha256(lowered.as_text().encode()).hexdigest())
+    if key not in _ANALYSES:
+        compiled = lowered.compile()
+        memory = compiled.memory_analysis()
+        used = (memory.argument_size_in_bytes + memory.output_size_in_bytes +
+                memory.temp_size_in_bytes - memory.alias_size_in_bytes)
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        _ANALYSES[key] = (float(used), step_time.Cost(float(cost.get("optimal_seconds", 0.0)),
+                                                      float(cost.get("flops", 0.0))))
+    return _ANALYSES[key]
+
+
+def _lower(config, mcfg, devices):
+    """The trainer's jitted step for (config, mcfg), lowered with abstract state and batch on the
+    config's mesh over `devices`."""
+    mesh = sharding.make_mesh(config.mesh, devices=devices)
+    rules = sharding.axis_rules(config.mesh)
+    tx = optimizer_lib.create(config)
+    arm = model_setup.arm_of(config)
+    graphdef, state = model_setup.abstract_state(config, mcfg, tx)
+    batch = model_setup.abstract_batch(config, arm.INPUT_KEYS)
+    step = step_lib.jit_train_step(graphdef, tx, config.train.micro_batches,
+                                   sharding.state_shardings(state, mesh, rules),
+                                   sharding.batch_shardings(mesh, rules, arm.INPUT_KEYS),
+                                   model_setup.loss_fn(config))
+    with sharding.activation_context(mesh, rules):
+        return step.lower(state, batch, LEARNING_RATE)
 
 
 def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=None) -> int:
@@ -123,6 +151,7 @@ def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=N
     print(f"preflight of {len(sweep.runs)} runs for "
           f"{'the smallest ' + tpu.generation.name + ' slice' if pick_slice else tpu.name}"
           f" (AOT compile with libtpu on this machine)", file=out, flush=True)
+    fitting = {}
     for run in sweep.runs:
         config = run_config(sweep, run)
         tried = []
@@ -131,11 +160,24 @@ def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=N
             if tried[-1].fits:
                 break
         verdict = "fits" if tried[-1].fits else "REFUSED"
-        if not tried[-1].fits:
+        if tried[-1].fits:
+            fitting[run.name] = tried[-1]
+        else:
             refused.append(run.name)
         print(f"{run.name}: {verdict} {tried[-1].line()}", file=out, flush=True)
         for rejected in tried[:-1]:
             print(f"    rejected {rejected.line()}", file=out, flush=True)
+    best = highest_mfu(fitting)
+    if best and len(sweep.runs) > 1:
+        print(f"highest implied MFU: {best} ({100 * fitting[best].mfu:.1f}% on "
+              f"{fitting[best].tpu.name})", file=out, flush=True)
     if refused:
         print(f"{len(refused)} run(s) do not fit: {', '.join(refused)}", file=out, flush=True)
     return 1 if refused else 0
+
+
+def highest_mfu(estimates: dict) -> str | None:
+    """The run whose estimate implies the highest MFU; None when no estimate implies one (XLA gave
+    no time, or a time below the FLOP floor)."""
+    credible = {name: e for name, e in estimates.items() if e.step_seconds >= e.floor_seconds > 0}
+    return max(credible, key=lambda name: credible[name].mfu) if credible else None

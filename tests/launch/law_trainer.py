@@ -8,6 +8,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+# xs0, xs1, s0, s1, ...: each twice the one before
+SIZE_INDEX = {"xs0": -2, "xs1": -1} | {f"s{i}": i for i in range(11)}
 _CONFIG = config_flags.DEFINE_config_file("config", lock_config=True)  # as usjax.main
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 
@@ -16,7 +18,7 @@ def main(argv):
     del argv
     config, workdir = _CONFIG.value, _WORKDIR.value
     os.makedirs(workdir, exist_ok=True)
-    n = 100_000.0 * 2 ** int(config.model.preset.removeprefix("s"))  # s0, s1, ...: doubling sizes
+    n = 100_000.0 * 2 ** SIZE_INDEX[config.model.preset]  # doubling sizes
     d = float(config.data.num_train_exams)
     loss = 1.7 + 400 / n ** 0.34 + 410 / (1000 * d) ** 0.28
     results = dict(n_params_non_embedding=n, n_params_total=n, n_params_trainable=n,

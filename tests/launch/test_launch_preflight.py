@@ -53,3 +53,15 @@ def test_an_xla_estimate_faster_than_the_chips_peak_is_not_printed_as_an_mfu():
     assert "MFU" not in line.replace("no MFU estimate", "")
     assert f"below the peak-FLOP floor of {floor * 1e3:.3f} ms" in line
     assert "implied MFU 50.0%" in preflight.Estimate(tpu, 1e9, floor * 2, 1e15).line()
+
+
+def test_the_highest_implied_mfu_is_named_and_estimates_below_the_floor_are_not_ranked():
+    from launch import preflight
+    tpu = tpu_types.parse("v5p-8")
+    floor = 1e15 / (tpu.devices * tpu.generation.peak_flops_per_device)
+    estimates = {"slow": preflight.Estimate(tpu, 1e9, 4 * floor, 1e15),
+                 "fast": preflight.Estimate(tpu, 1e9, 2 * floor, 1e15),
+                 "impossible": preflight.Estimate(tpu, 1e9, floor / 2, 1e15),
+                 "no_time": preflight.Estimate(tpu, 1e9, 0.0, 1e15)}
+    assert preflight.highest_mfu(estimates) == "fast"
+    assert preflight.highest_mfu({"impossible": estimates["impossible"]}) is None
