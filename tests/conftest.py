@@ -41,3 +41,23 @@ def tiny_corpus(tmp_path_factory):
                                     image_size=TINY_CORPUS_IMAGE_SIZE, seed=0)
     us_exams.ensure_built(config, data_dir)
     return "us_exams/tiny", data_dir
+
+
+# --- the slowest modules first: with `-n` workers (pytest-xdist, --dist=loadfile) a module that
+# starts last runs alone at the end; measured with --durations (seconds, 2 cores, serial) ---
+SLOWEST_MODULES = (
+    "tests/test_readme_commands.py",                    # ~120: every README command
+    "tests/train/test_train_runs.py",                   # ~170: 8 training processes
+    "tests/hf/test_hf_run_from_checkpoint.py",          # ~110
+    "tests/hf/test_readme_pretrained_commands.py",      # ~60
+    "tests/models/test_moe_trains.py",                  # ~55
+    "tests/models/test_contrastive_train.py",           # ~50
+    "tests/launch/test_step_time.py",                   # ~35
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return SLOWEST_MODULES.index(path) if path in SLOWEST_MODULES else len(SLOWEST_MODULES)
+    items.sort(key=rank)  # stable: within a module and among the rest, collection order stays
