@@ -18,7 +18,8 @@ gives them and its weights start the run).
 """
 import ml_collections
 
-from experiments import base, config_arg
+from experiments import base, config_arg, qwen2vl_lora
+from launch import sweep as sweep_lib
 from launch import tags
 
 LAYOUTS = {
@@ -34,24 +35,16 @@ BEST_REMAT = "dots_with_no_batch_dims_saveable"
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    c = base.get_config()
+    c = qwen2vl_lora.lora_recipe(base.get_config())
     c.model.preset = "qwen2vl_7b"
     c.model.dtype = "bfloat16"     # compute in bf16 on TPU; parameters stay float32
     c.model.remat = BEST_REMAT
-    c.model.lora.rank = 16
-    c.model.lora.alpha = 32.0
-    c.train.mode = "lora"
-    c.train.learning_rate = 2e-4
-    c.train.label_loss_weight = 0.0  # the label head is fresh and LoRA leaves it frozen
     c.data.image_size = 448        # 32 x 32 patches of 14 px, merged 2 x 2: 256 tokens per view
     c.data.max_images = 4          # 4 x 256 image tokens + 3072 text tokens = 4096
     c.data.text_len = 3072
     c.data.batch_size = 8          # 2 sequences per v5p-8 chip; 16 on v5litepod-16 (1 per chip)
-    for key, value in LAYOUTS[BEST_LAYOUT].items():
-        config_arg.assign(c, key, value)
-    for key, value in config_arg.parse(arg):
-        config_arg.assign(c, key, value)
-    return tags.declare(c, get_sweep())
+    sweep_lib.apply_overrides(c, LAYOUTS[BEST_LAYOUT].items())
+    return tags.declare(config_arg.apply(c, arg), get_sweep())
 
 
 def get_sweep():

@@ -19,17 +19,22 @@ from launch import tags
 TRAIN_EXAMS = (100, 300, 766)  # the 1k corpus' train split at most
 
 
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    c = base.get_config()
+def lora_recipe(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The papers' recipe on `c` in place: LoRA rank 16 on the language model of a pretrained
+    checkpoint (experiments/qwen2vl_7b_tpu.py sizes the same recipe for TPU)."""
     c.train.mode = "lora"
     c.model.lora.rank = 16
     c.model.lora.alpha = 32.0
     c.train.learning_rate = 2e-4  # LoRA on a pretrained model: well below from-scratch rates
-    c.train.steps = 300
     # the label head is a fresh layer that LoRA leaves frozen: it would add a loss nothing can learn
     c.train.label_loss_weight = 0.0
-    for key, value in config_arg.parse(arg):
-        config_arg.assign(c, key, value)
+    return c
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    c = lora_recipe(base.get_config())
+    c.train.steps = 300
+    config_arg.apply(c, arg)
     if not c.model.init_from_hf:
         raise ValueError("experiments/qwen2vl_lora.py needs a checkpoint: add "
                          ":model.init_from_hf=DIR (a local Hugging Face Qwen2-VL directory)")

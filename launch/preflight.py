@@ -56,6 +56,11 @@ class Estimate:
     def mfu(self) -> float:
         return self.floor_seconds / self.step_seconds if self.step_seconds > 0 else 0.0
 
+    @property
+    def has_mfu(self) -> bool:
+        """XLA gave a step time the slice's peak FLOP rate allows (see `line` for the others)."""
+        return self.step_seconds > 0 and self.step_seconds >= self.floor_seconds
+
     def line(self) -> str:
         if "RESOURCE_EXHAUSTED" in self.error:  # the TPU compiler itself found it too big
             return f"{self.tpu.name}: does not fit: {self.error}"
@@ -66,7 +71,7 @@ class Estimate:
         # time below what the slice's peak FLOP rate allows: neither is an estimate of the step.
         if self.step_seconds <= 0:
             timing = "no step-time estimate from XLA"
-        elif self.step_seconds < self.floor_seconds:
+        elif not self.has_mfu:
             timing = (f"est. step {self.step_seconds * 1e3:.3f} ms is below the peak-FLOP floor of "
                       f"{self.floor_seconds * 1e3:.3f} ms (XLA's cost model is optimistic here): no MFU estimate")
         else:
@@ -80,9 +85,10 @@ class Estimate:
 LEARNING_RATE = jax.ShapeDtypeStruct((), jnp.float32)
 
 
-def run_config(sweep: sweep_lib.Sweep, run: sweep_lib.Run):
-    """The config the trainer would see: the sweep's get_config(arg) plus the run's overrides."""
-    return sweep_lib.apply_overrides(sweep_lib.base_config(sweep), run.overrides)
+def run_config(base, run: sweep_lib.Run):
+    """The config the trainer would see: a copy of the sweep's get_config(arg) plus the run's
+    overrides."""
+    return sweep_lib.apply_overrides(base.copy_and_resolve_references(), run.overrides)
 
 
 def estimate(config, tpu: tpu_types.TpuType) -> Estimate:
@@ -152,8 +158,9 @@ def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=N
           f"{'the smallest ' + tpu.generation.name + ' slice' if pick_slice else tpu.name}"
           f" (AOT compile with libtpu on this machine)", file=out, flush=True)
     fitting = {}
+    base = sweep_lib.base_config(sweep)  # once: every run starts from the same file's config
     for run in sweep.runs:
-        config = run_config(sweep, run)
+        config = run_config(base, run)
         tried = []
         for candidate in candidates:
             tried.append(estimate(config, candidate))
@@ -179,5 +186,5 @@ def main(sweep: sweep_lib.Sweep, tpu: tpu_types.TpuType, pick_slice: bool, out=N
 def highest_mfu(estimates: dict) -> str | None:
     """The run whose estimate implies the highest MFU; None when no estimate implies one (XLA gave
     no time, or a time below the FLOP floor)."""
-    credible = {name: e for name, e in estimates.items() if e.step_seconds >= e.floor_seconds > 0}
-    return max(credible, key=lambda name: credible[name].mfu) if credible else None
+    credible = [name for name, e in estimates.items() if e.has_mfu]
+    return max(credible, key=lambda name: estimates[name].mfu) if credible else None

@@ -15,7 +15,6 @@
 A command README gains that no rule here covers fails the test, so README and its tests move
 together.
 """
-import concurrent.futures
 import json
 import os
 import re
@@ -24,6 +23,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from tests import command_lanes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = "## Start from a pretrained Qwen2-VL"
@@ -85,13 +86,7 @@ def ran(tiny_corpus, tmp_path_factory):
         return subprocess.run(["bash", "-c", substituted[command]], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=900)
 
-    # Two lanes (a TPU compile uses one core): the slow preflight beside the rest, which keep
-    # README's order (the dry run and the plan come after the sweep they read).
-    preflight = [c for c in substituted if "--preflight" in c]
-    rest = [c for c in substituted if c not in preflight]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        lanes = [pool.submit(lambda lane=lane: {c: run(c) for c in lane}) for lane in (preflight, rest)]
-        done = {command: ran for lane in lanes for command, ran in lane.result().items()}
+    done = command_lanes.run_in_two_lanes(list(substituted), run)
     return root, done
 
 

@@ -5,7 +5,6 @@ Two things are substituted, nothing else: `$QWEN` is the tiny checkpoint followe
 (the same `:key=value` pairs a user may append, here a 4-step run on the test corpus), and README's
 `runs/` becomes the test's temporary directory.
 """
-import concurrent.futures
 import json
 import os
 import re
@@ -13,6 +12,7 @@ import subprocess
 
 import pytest
 
+from tests import command_lanes
 from tests.hf.conftest import checkpoint_dir
 from tests.train.test_train_runs import REPO
 
@@ -39,16 +39,11 @@ def ran(tiny_corpus, tmp_path_factory):
     env = dict(os.environ, QWEN=qwen, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     commands = [command.replace("runs/", f"{root}/runs/") for command in readme_commands()]
 
-    def run(lane):
-        return {command: subprocess.run(["bash", "-c", command], cwd=REPO, env=env,
-                                        capture_output=True, text=True, timeout=900)
-                for command in lane}
+    def run(command):
+        return subprocess.run(["bash", "-c", command], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=900)
 
-    # Two lanes: the preflight (one core, compiling for TPU) beside the others in README's order.
-    preflight = [c for c in commands if "--preflight" in c]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        lanes = list(pool.map(run, (preflight, [c for c in commands if c not in preflight])))
-    done = lanes[0] | lanes[1]
+    done = command_lanes.run_in_two_lanes(commands, run)
     for command in commands:
         assert done[command].returncode == 0, f"{command}\n{done[command].stderr[-3000:]}"
     return root, [done[command].stdout for command in commands]

@@ -7,13 +7,12 @@ from launch import step_time
 from usjax.models import presets
 
 
-def _config(**data):
+def _config(micro_batches=1):
     from experiments import base
     c = base.get_config()
     c.model.preset = "s2"
     c.data.batch_size, c.data.max_images, c.data.image_size, c.data.text_len = 8, 1, 56, 32
-    for key, value in data.items():
-        setattr(c.train if key == "micro_batches" else c.data, key, value)
+    c.train.micro_batches = micro_batches
     return c
 
 
