@@ -1,4 +1,4 @@
-"""Test set-up shared by every test: 8 fake CPU devices, before JAX starts.
+"""Test set-up shared by every test: 8 fake CPU devices (tests/xla_env.py), before JAX starts.
 
 XLA reads the flag once, when the CPU backend is first created, so it must be in the environment
 before anything imports jax. Subprocesses the tests start inherit it.
@@ -6,11 +6,12 @@ before anything imports jax. Subprocesses the tests start inherit it.
 import os
 import sys
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=8").strip()
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import xla_env  # noqa: E402  (imports nothing of jax)
+
+os.environ["XLA_FLAGS"] = xla_env.flags(8, os.environ.get("XLA_FLAGS", ""))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # libtpu is installed for AOT; tests never use a TPU
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # --- appended by corpus-tfds: a tiny synthetic us_exams corpus shared by every test ---

@@ -24,7 +24,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests import command_lanes
+from tests import command_lanes, xla_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = "## Start from a pretrained Qwen2-VL"
@@ -80,7 +80,7 @@ def ran(tiny_corpus, tmp_path_factory):
     substituted = {command: substitute(command, root, corpus, points, exams)
                    for command in commands(readme())}
     substituted = {command: s for command, s in substituted.items() if s is not None}
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    env = xla_env.env_with_devices(2)
 
     def run(command):
         return subprocess.run(["bash", "-c", substituted[command]], cwd=REPO, env=env,

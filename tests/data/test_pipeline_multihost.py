@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from tests import xla_env
 from usjax.data import pipeline
 from tests.data.test_pipeline_records import exam_records, memory_source, tiny_config
 
@@ -44,8 +45,7 @@ def _free_port() -> int:
 
 def test_two_processes_assemble_the_single_process_batch(tmp_path):
     port = str(_free_port())
-    env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu",
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = xla_env.env_with_devices(2, PYTHONPATH=REPO, JAX_PLATFORMS="cpu")
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, port, str(i), str(tmp_path / str(i))],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for i in range(2)]

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests import command_lanes
+from tests import command_lanes, xla_env
 from tests.hf.conftest import checkpoint_dir
 from tests.train.test_train_runs import REPO
 
@@ -36,7 +36,7 @@ def ran(tiny_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("readme")
     name, data_dir = tiny_corpus
     qwen = f"{checkpoint_dir('tiny_tied')},corpus={name},data.data_dir={data_dir},{TINY_BUDGET}"
-    env = dict(os.environ, QWEN=qwen, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    env = xla_env.env_with_devices(2, QWEN=qwen)
     commands = [command.replace("runs/", f"{root}/runs/") for command in readme_commands()]
 
     def run(command):

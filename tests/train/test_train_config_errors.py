@@ -29,6 +29,12 @@ def test_unknown_key_in_an_experiment_config():
     assert "train.stpes" in message and "steps" in message
 
 
+def test_negative_replica_parallel_threshold():
+    def negative(c):
+        c.checkpoint.replica_parallel_min_slice_mib = -1.0
+    assert "checkpoint.replica_parallel_min_slice_mib" in _error(negative)
+
+
 def test_mesh_that_does_not_divide_the_devices():  # conftest gives 8 CPU devices
     def mesh(c):
         c.mesh.data, c.mesh.fsdp, c.mesh.tensor = 3, 1, 1

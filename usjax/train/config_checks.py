@@ -78,6 +78,9 @@ def check_train(config: ml_collections.ConfigDict) -> None:
           f"must be in [0, 1) (0: no task warm-up), got {config.data.task_warmup_fraction}")
     _need(config.checkpoint.every_steps > 0, "checkpoint.every_steps", "must be positive")
     _need(config.checkpoint.max_to_keep >= 1, "checkpoint.max_to_keep", "must be >= 1")
+    _need(config.checkpoint.replica_parallel_min_slice_mib >= 0,
+          "checkpoint.replica_parallel_min_slice_mib", "must be >= 0 (0: every replicated array "
+          "is written by all its replicas)")
     _need(config.eval.every_steps > 0, "eval.every_steps", "must be positive")
     _need(config.eval.generate_exams >= 0, "eval.generate_exams", "must be >= 0 (0: no generation)")
     _need(config.eval.loss_batches >= 1, "eval.loss_batches", "must be >= 1")
