@@ -77,13 +77,17 @@ STACKS = (
 def extrapolated(config: ml_collections.ConfigDict, mcfg: presets.ModelConfig,
                  cost_of: Callable[[ml_collections.ConfigDict, presets.ModelConfig], Cost]) -> Cost:
     """The step's cost at its real depths; cost_of compiles one (config, model config) and reads
-    XLA's cost analysis. Compiles 1 + (number of stacks deeper than one layer) programs."""
+    XLA's cost analysis. Compiles 1 + (number of stacks deeper than one layer) programs; a model
+    whose stacks are all one layer deep compiles just its own step (at one micro-batch)."""
     depths = [stack.depth(config, mcfg) for stack in STACKS]
     micro_batches = int(config.train.micro_batches)
     if micro_batches > 1:
         config = config.copy_and_resolve_references()
         config.data.batch_size //= micro_batches
         config.train.micro_batches = 1
+    if all(depth <= 1 for depth in depths):
+        # a loop of one trip is counted once, which is exact: the step's own program is its cost
+        return cost_of(config, mcfg).times(micro_batches)
     shallow = (config, dataclasses.replace(mcfg, scan_layers=False))
     for stack in STACKS:
         shallow = stack.at(*shallow, 1)

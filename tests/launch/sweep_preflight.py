@@ -1,4 +1,5 @@
-"""A tiny sweep for the AOT preflight test: the real base config with the smallest presets."""
+"""A tiny sweep for the AOT preflight test: the real base config with the smallest preset (one layer deep: its
+preflight compiles one program)."""
 from experiments import base
 
 
@@ -12,5 +13,5 @@ def get_config(arg=None):
 
 
 def get_sweep():
-    return dict(product={"model.preset": ["s0"], "data.batch_size": [8]},
+    return dict(product={"model.preset": ["xs0"], "data.batch_size": [8]},
                 names={"data.batch_size": "b"})

@@ -34,6 +34,21 @@ def test_each_layer_costs_what_the_second_adds_and_every_compile_is_unrolled():
     assert sorted(compiled) == [(1, 1, False, 8), (1, 2, False, 8), (2, 1, False, 8)]
 
 
+def test_a_model_one_layer_deep_is_costed_from_its_own_scanned_step():
+    compiled = []
+
+    def cost_of(config, mcfg):
+        compiled.append((mcfg.layers, mcfg.vision.depth, mcfg.scan_layers, config.data.batch_size))
+        return step_time.Cost(1.5, 3.0)
+
+    config = _config(micro_batches=2)
+    config.model.preset = "xs0"
+    mcfg = presets.model_config(config.model)
+    assert (mcfg.layers, mcfg.vision.depth) == (1, 1)
+    assert step_time.extrapolated(config, mcfg, cost_of) == step_time.Cost(3.0, 6.0)
+    assert compiled == [(1, 1, mcfg.scan_layers, 4)]
+
+
 def test_micro_batches_are_costed_as_that_many_steps_of_one():
     def cost_of(config, mcfg):
         assert config.train.micro_batches == 1
