@@ -85,16 +85,15 @@ def extrapolated(config: ml_collections.ConfigDict, mcfg: presets.ModelConfig,
         config = config.copy_and_resolve_references()
         config.data.batch_size //= micro_batches
         config.train.micro_batches = 1
-    if all(depth <= 1 for depth in depths):
-        # a loop of one trip is counted once, which is exact: the step's own program is its cost
-        return cost_of(config, mcfg).times(micro_batches)
-    shallow = (config, dataclasses.replace(mcfg, scan_layers=False))
+    deep = [(stack, depth) for stack, depth in zip(STACKS, depths) if depth > 1]
+    # a loop of one trip is counted once, which is exact: only a model with a deeper stack needs
+    # the unrolled programs (one whose stacks are all one layer deep is costed from its own step)
+    shallow = (config, dataclasses.replace(mcfg, scan_layers=mcfg.scan_layers and not deep))
     for stack in STACKS:
         shallow = stack.at(*shallow, 1)
     base = cost_of(*shallow)
     total = base
-    for stack, depth in zip(STACKS, depths):
-        if depth > 1:
-            per_layer = cost_of(*stack.at(*shallow, 2)) - base
-            total = total + per_layer.times(depth - 1)
+    for stack, depth in deep:
+        per_layer = cost_of(*stack.at(*shallow, 2)) - base
+        total = total + per_layer.times(depth - 1)
     return total.times(micro_batches)

@@ -11,7 +11,7 @@ import re
 TEST_FLAGS = "--xla_backend_optimization_level=0"
 
 
-def flags(devices: int, current: str = "") -> str:
+def flags(devices: int, current: str) -> str:
     """`current` (an XLA_FLAGS value) with `devices` fake CPU devices and the test flags."""
     kept = re.sub(r"--xla_force_host_platform_device_count=\d+", "", current)
     kept = kept.replace(TEST_FLAGS, "")

@@ -14,6 +14,8 @@ import grain
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
+# not re-exported by orbax.checkpoint; its default jax.Array handler is built with this store
+from orbax.checkpoint._src.metadata import array_metadata_store
 
 STATE, DATA, PROGRESS = "state", "data", "progress"
 
@@ -39,9 +41,12 @@ def manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointMa
 
 def _write_arrays_with(min_slice_mib: float) -> None:
     """jax.Array leaves are written by Orbax's process-wide array handler: set its replica-parallel
-    threshold (Orbax offers no per-manager handler for StandardSave)."""
+    threshold (Orbax offers no per-manager handler for StandardSave). The array-metadata store is
+    the one Orbax's default handler is built with; ArrayHandler's own default (None) turns the
+    per-array metadata files off."""
     ocp.type_handlers.register_type_handler(jax.Array, ocp.type_handlers.ArrayHandler(
-        min_slice_bytes_for_replica_parallel=int(min_slice_mib * 2 ** 20)), override=True)
+        min_slice_bytes_for_replica_parallel=int(min_slice_mib * 2 ** 20),
+        array_metadata_store=array_metadata_store.Store()), override=True)
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, data_iterator: Any,
