@@ -81,7 +81,7 @@ def time_usjax_lora(directory: str, args) -> dict:
     from usjax.hf import config as hf_config
     from usjax.train import model_setup
     shapes = argparse.Namespace(batch=8, views=4, image_size=112, text_len=128, steps=args.steps,
-                                warmup=args.warmup, remat={"lora": "none"})
+                                warmup=args.warmup, remat={"lora": "none"}, profile=False)
     config = model_bench.run_config("peer_large", "lora", shapes)
     setup = model_setup.prepare(config)
     mcfg = hf_config.model_config(directory, chat=chat_layout(), lora=dict(model_bench.LORA),

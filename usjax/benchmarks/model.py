@@ -1,6 +1,6 @@
 """Train-step throughput of the model presets on this machine, beside the HF/PEFT peer at the same shapes.
 
-    python -m usjax.benchmarks.model [--presets s0,s4,peer,peer_large] [--modes lora,full_ft]
+    python -m usjax.benchmarks.model [--presets s0,s4,peer,peer_large] [--modes lora,full_ft] [--profile]
                                      [--steps 10] [--peer | --no-peer] [--json_out FILE]
 
 For every preset and mode it times usjax's real train step, built as `usjax.main` builds it
@@ -38,6 +38,7 @@ import numpy as np
 
 from experiments import base as base_config
 from usjax import taxonomy
+from usjax.benchmarks import op_profile
 from usjax.models import flops, presets
 from usjax.train import mfu, model_setup
 from usjax.train import optimizer as optimizer_lib
@@ -77,6 +78,10 @@ def parse_args(argv=None):
     p.add_argument("--peer_omp_wait_policy", default="PASSIVE",
                    help="OMP_WAIT_POLICY for the peer; on a machine shared with other jobs, PyTorch's "
                         "spinning OpenMP threads (ACTIVE) lose up to ~8x; '' keeps the environment's")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timed steps, trace two more and print the share of op time in "
+                        "matmuls, copies/transposes and the rest (usjax.benchmarks.op_profile); sets "
+                        "XLA_FLAGS' thunk events, so the timed steps run with them too")
     p.add_argument("--json_out", default=None)
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
@@ -171,6 +176,14 @@ def time_usjax_setup(config, setup, args, preset: str, mode: str, load=None) -> 
             if i >= args.warmup:
                 times.append(time.perf_counter() - start)
                 cpu_times.append(time.process_time() - start_cpu)
+        shares = None
+        if args.profile:
+            carried = [state]
+
+            def run_once():
+                carried[0], out = compiled(carried[0], batch, np.float32(1e-4))
+                jax.block_until_ready((carried[0], out))
+            shares = op_profile.profile_shares(compiled.as_text(), run_once)
     mcfg, step_s = setup.mcfg, statistics.median(times)
     tokens_per_step = args.batch * (mcfg.prefix_tokens + args.views * mcfg.tokens_per_view(args.image_size)
                                     + args.text_len)
@@ -182,7 +195,8 @@ def time_usjax_setup(config, setup, args, preset: str, mode: str, load=None) -> 
                 tokens_per_step=tokens_per_step,
                 tokens_per_s=tokens_per_step / step_s, samples_per_s=args.batch / step_s,
                 flops_per_step=flops_per_step, params_trainable=n_trainable,
-                params_total=n_trainable + state_lib.count(state.frozen), loss_last=float(metrics["loss"]))
+                params_total=n_trainable + state_lib.count(state.frozen), loss_last=float(metrics["loss"]),
+                op_shares=shares and {kind: shares.share(kind) for kind in op_profile.KINDS})
 
 
 def time_peer(preset: str, mode: str, args) -> dict:
@@ -245,6 +259,8 @@ def print_comparison(pairs, peak):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.profile:
+        op_profile.enable_thunk_events()  # before the backend starts (the first computation below)
     print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at start; jax {jax.__version__}")
     rate_start = mfu.time_matmul_flops_per_s("float32")
     rows, pairs = [], []
@@ -254,6 +270,9 @@ def main(argv=None):
             rows.append(ours)
             print(f"usjax {preset} {mode} (remat {args.remat[mode]}): compile {ours['compile_s']:.1f} s "
                   f"({ours['compile_cpu_s']:.1f} cpu s), step {ours['step_time_median_s']:.3f} s", flush=True)
+            if ours["op_shares"]:
+                print(f"      op time (profile of 2 steps): "
+                      + ", ".join(f"{k} {v:.0%}" for k, v in ours["op_shares"].items()), flush=True)
             if args.peer and preset in PEER_SHAPES:
                 peer = time_peer(preset, mode, args)
                 pairs.append((ours, peer))
