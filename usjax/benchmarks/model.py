@@ -80,8 +80,7 @@ def parse_args(argv=None):
                         "spinning OpenMP threads (ACTIVE) lose up to ~8x; '' keeps the environment's")
     p.add_argument("--profile", action="store_true",
                    help="after the timed steps, trace two more and print the share of op time in "
-                        "matmuls, copies/transposes and the rest (usjax.benchmarks.op_profile); sets "
-                        "XLA_FLAGS' thunk events, so the timed steps run with them too")
+                        "matmuls, copies/transposes and the rest (usjax.benchmarks.op_profile)")
     p.add_argument("--json_out", default=None)
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
@@ -183,7 +182,8 @@ def time_usjax_setup(config, setup, args, preset: str, mode: str, load=None) -> 
             def run_once():
                 carried[0], out = compiled(carried[0], batch, np.float32(1e-4))
                 jax.block_until_ready((carried[0], out))
-            shares = op_profile.profile_shares(compiled.as_text(), run_once)
+            shares = op_profile.profile_shares(compiled.as_text(), run_once).fractions()
+            state = carried[0]  # the traced steps donated the timed loop's state
     mcfg, step_s = setup.mcfg, statistics.median(times)
     tokens_per_step = args.batch * (mcfg.prefix_tokens + args.views * mcfg.tokens_per_view(args.image_size)
                                     + args.text_len)
@@ -196,7 +196,7 @@ def time_usjax_setup(config, setup, args, preset: str, mode: str, load=None) -> 
                 tokens_per_s=tokens_per_step / step_s, samples_per_s=args.batch / step_s,
                 flops_per_step=flops_per_step, params_trainable=n_trainable,
                 params_total=n_trainable + state_lib.count(state.frozen), loss_last=float(metrics["loss"]),
-                op_shares=shares and {kind: shares.share(kind) for kind in op_profile.KINDS})
+                op_shares=shares)
 
 
 def time_peer(preset: str, mode: str, args) -> dict:
@@ -259,8 +259,6 @@ def print_comparison(pairs, peak):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.profile:
-        op_profile.enable_thunk_events()  # before the backend starts (the first computation below)
     print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at start; jax {jax.__version__}")
     rate_start = mfu.time_matmul_flops_per_s("float32")
     rows, pairs = [], []

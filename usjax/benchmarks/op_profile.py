@@ -1,8 +1,8 @@
 """Where a compiled step's op time goes on the CPU backend: matmuls, copies and transposes, the rest.
 
 XLA's CPU runtime runs a compiled program as thunks, one per HLO instruction of the entry and loop
-bodies, and records each as a profiler event when `--xla_cpu_enable_xprof_traceme` is set (it has to
-be in XLA_FLAGS before the backend starts: `enable_thunk_events`). `profile_shares` traces a few
+bodies, and records each as a profiler event named after its instruction (jax 0.10.2 does so without
+any XLA flag: `--xla_cpu_enable_xprof_traceme` gave the same events). `profile_shares` traces a few
 calls of a compiled function, reads the Perfetto trace JSON that `jax.profiler.trace` writes beside
 its xplane, and files every event under a kind by the HLO instruction of the same name:
 
@@ -28,18 +28,10 @@ from collections.abc import Callable
 
 import jax
 
-THUNK_EVENTS_FLAG = "--xla_cpu_enable_xprof_traceme=true"
 KINDS = ("matmul", "copy/transpose", "broadcast", "slicing", "other")
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%(\S+) = \S+ (\S+?)\(")
 _COMPUTATION = re.compile(r"^(?:ENTRY )?%(\S+) .*\{\s*$")
 _CALLS = re.compile(r"calls=%([^,\s]+)")
-
-
-def enable_thunk_events() -> None:
-    """Adds the thunk-event flag to XLA_FLAGS; call before the first JAX computation."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if THUNK_EVENTS_FLAG not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {THUNK_EVENTS_FLAG}".strip()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +46,8 @@ class OpShares:
     def share(self, kind: str) -> float:
         return self.seconds[kind] / self.total if self.total else 0.0
 
-    def line(self) -> str:
-        return ", ".join(f"{kind} {self.share(kind):.0%}" for kind in KINDS)
+    def fractions(self) -> dict[str, float]:
+        return {kind: self.share(kind) for kind in KINDS}
 
 
 def _opcodes(hlo_text: str) -> tuple[dict[str, str], dict[str, set[str]], dict[str, str]]:
@@ -107,7 +99,7 @@ def _trace_events(logdir: str) -> list[dict]:
 def profile_shares(hlo_text: str, run_once: Callable[[], None], calls: int = 2) -> OpShares:
     """Op time per kind over `calls` calls of `run_once`, which runs the compiled program whose
     optimised HLO is `hlo_text` and blocks until it is done (a train step threads its own state).
-    Raises when the trace has no thunk events (the flag was set after the backend started)."""
+    Raises when no event of the trace is an instruction of `hlo_text` (not the program that ran)."""
     kinds = kind_of_instructions(hlo_text)
     seconds, events = dict.fromkeys(KINDS, 0.0), 0
     with tempfile.TemporaryDirectory() as logdir:
@@ -120,6 +112,6 @@ def profile_shares(hlo_text: str, run_once: Callable[[], None], calls: int = 2) 
                 seconds[kind] += event["dur"] / 1e6
                 events += 1
     if not events:
-        raise RuntimeError(f"the trace holds no XLA thunk events: set XLA_FLAGS={THUNK_EVENTS_FLAG} "
-                           f"before JAX starts (op_profile.enable_thunk_events)")
+        raise RuntimeError("no event of the trace is an instruction of the given HLO; pass the optimised "
+                           "HLO (`Compiled.as_text()`) of the program that run_once runs")
     return OpShares(seconds, events)
